@@ -1,0 +1,34 @@
+# skiff: build, test and demo on a Debian machine, as root.
+
+CARGO ?= cargo
+# Debian packages the build, the tests and the demo need beyond Rust, gcc and python3.
+DEBS := busybox-static runc crun iproute2 procps pkg-config libseccomp-dev
+
+.PHONY: all deps build lint test demo clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@command -v cargo-nextest >/dev/null || $(CARGO) install cargo-nextest --locked
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: deps lint build
+	$(CARGO) nextest run --workspace
+
+demo: deps
+	$(CARGO) build -p skiff-runtime
+	scripts/demo.sh target/debug/skiff-runtime
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,384 @@
+//! The container lifecycle: create, start, state, kill, delete, pause, resume.
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+use skiff_cgroups::{Cgroup, FreezerState};
+
+use crate::cgroup;
+use crate::error::{Context, Error, Result};
+use crate::hooks;
+use crate::idmap;
+use crate::init::Init;
+use crate::namespaces::Plan;
+use crate::spawn;
+use crate::spec;
+use crate::state::{self, State, Status, Store, EXEC_FIFO};
+use crate::sync::{self, Channel, Msg};
+use crate::timestamp;
+
+/// Options of `create` (and `run`).
+#[derive(Debug, Default)]
+pub struct CreateOptions {
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// Where to write init's pid.
+    pub pid_file: Option<PathBuf>,
+    /// A connected unix socket to send the pty master to.
+    pub console_socket: Option<OwnedFd>,
+    /// Use a move mount and chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// Keep the runtime's session keyring.
+    pub no_new_keyring: bool,
+    /// Extra descriptors from 3 on that the process keeps.
+    pub preserve_fds: i32,
+}
+
+/// The result of `create`: the container's init, and the channel to it
+/// (which reports a failure after `start`, or closes when init execs).
+#[derive(Debug)]
+pub struct Created {
+    /// The state as saved.
+    pub state: State,
+    /// The runtime's end of the init channel.
+    pub chan: Channel,
+}
+
+/// Undoes a half-made container unless disarmed.
+struct Undo<'a> {
+    store: &'a Store,
+    id: &'a str,
+    cgroup: Option<Box<dyn Cgroup>>,
+    pid: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = skiff_cgroups::kill_all(cg.as_ref(), libc::SIGKILL);
+            let _ = cg.destroy();
+        }
+        let _ = self.store.remove(self.id);
+    }
+}
+
+/// Create a container: validate the bundle, make its state, cgroup and init,
+/// and return once init waits for `start`.
+pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> {
+    state::validate_id(id)?;
+    let bundle = fs::canonicalize(&opts.bundle)
+        .map_err(|e| Error::Spec(format!("bundle {}: {e}", opts.bundle.display())))?;
+    let spec = spec::load(&bundle)?;
+    let rootfs = fs::canonicalize(spec::rootfs_path(&spec, &bundle)?)
+        .map_err(|e| Error::Spec(format!("root.path: {e}")))?;
+    let cgroup_path = cgroup::path(&spec, id)?;
+    let dir = store.create_dir(id)?;
+    let mut undo = Undo {
+        store,
+        id,
+        cgroup: None,
+        pid: None,
+        armed: true,
+    };
+    let lock = store.lock(id)?;
+    let mut state = State {
+        oci_version: state::OCI_VERSION.to_string(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: timestamp::now_rfc3339(),
+        owner: owner_name(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        init_start_time: 0,
+        cgroup_path: cgroup_path.clone(),
+        hooks: spec.hooks().clone(),
+    };
+    store.save(&state)?;
+    fs::copy(bundle.join("config.json"), dir.join("config.json"))
+        .ctx(|| format!("copy config.json into {}", dir.display()))?;
+    let fifo = make_fifo(&dir)?;
+    let cg = cgroup::open(&cgroup_path)?;
+    cg.create()?;
+    undo.cgroup = Some(cg);
+    let cg = undo.cgroup.as_deref().expect("just set");
+    cg.apply(&cgroup::resources(&spec)?)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let console = match (terminal, &opts.console_socket) {
+        (true, Some(fd)) => Some(fd.as_raw_fd()),
+        (true, None) => {
+            return Err(Error::Usage(
+                "process.terminal is true: a --console-socket is needed to receive the pty".into(),
+            ))
+        }
+        (false, _) => None,
+    };
+    let (parent, child) = sync::pair()?;
+    let plan = Plan::from_spec(&spec);
+    let extra_env = listen_fds_env();
+    let init = Init {
+        spec: &spec,
+        rootfs: &rootfs,
+        plan: &plan,
+        chan: &child,
+        fifo: Some(&fifo),
+        console,
+        preserve_fds: opts.preserve_fds + listen_fds(),
+        extra_env: &extra_env,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        close_fds: &[lock.as_raw_fd()],
+    };
+    let pid = spawn::spawn_init(&plan, &spec, &parent, &child, || init.run())?;
+    undo.pid = Some(pid);
+    drop((child, fifo));
+    if plan.new_user() {
+        idmap::write(pid.as_raw(), &spec)?;
+    }
+    cg.add_process(pid.as_raw())?;
+    parent.send(&Msg::Go)?;
+    state.pid = pid.as_raw();
+    state.init_start_time = state::proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
+    wait_ready(&parent, &spec, &state)?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid.as_raw())?;
+    }
+    state.status = Status::Created;
+    store.save(&state)?;
+    undo.armed = false;
+    drop(lock);
+    Ok(Created {
+        state,
+        chan: parent,
+    })
+}
+
+/// Serve init until it is ready: run the runtime's hooks when asked.
+fn wait_ready(chan: &Channel, spec: &Spec, state: &State) -> Result<()> {
+    loop {
+        match chan.recv()? {
+            Msg::Ready => return Ok(()),
+            Msg::RunHooks => {
+                let json = state.oci_json().to_string();
+                let h = spec.hooks().as_ref();
+                let r = hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &json)
+                    .and_then(|()| {
+                        let list = h.and_then(|h| h.create_runtime().as_ref());
+                        hooks::run_all("createRuntime", list, &json)
+                    });
+                if let Err(e) = r {
+                    let _ = chan.send(&Msg::Error(e.to_string()));
+                    return Err(e);
+                }
+                chan.send(&Msg::HooksDone(json))?;
+            }
+            Msg::Error(e) => return Err(Error::Init(e)),
+            other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+        }
+    }
+}
+
+fn make_fifo(dir: &Path) -> Result<OwnedFd> {
+    let path = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o600))
+        .ctx(|| format!("mkfifo {}", path.display()))?;
+    // Read-write so that opening never blocks; init reads, `start` writes.
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .ctx(|| format!("open {}", path.display()))?;
+    Ok(f.into())
+}
+
+/// Connect to a console socket given by path.
+pub fn connect_console(path: &Path) -> Result<OwnedFd> {
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .ctx(|| format!("connect to the console socket {}", path.display()))?;
+    Ok(s.into())
+}
+
+fn listen_fds() -> i32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Socket activation passes through: with LISTEN_FDS set for the runtime,
+/// the process gets LISTEN_FDS and LISTEN_PID=1 and keeps those descriptors.
+fn listen_fds_env() -> Vec<String> {
+    match listen_fds() {
+        n if n > 0 => vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".to_string()],
+        _ => Vec::new(),
+    }
+}
+
+fn owner_name() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// Write a pid file atomically.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("skiff-tmp");
+    fs::write(&tmp, pid.to_string())
+        .and_then(|()| fs::rename(&tmp, path))
+        .ctx(|| format!("write pid file {}", path.display()))
+}
+
+/// Let a created container's init exec the process, then run poststart hooks.
+pub fn start(store: &Store, id: &str) -> Result<State> {
+    let _lock = store.lock(id)?;
+    let mut state = store.load(id)?;
+    if state.status != Status::Created {
+        return Err(Error::WrongState {
+            id: id.to_string(),
+            status: state.status.to_string(),
+            what: "only a created container can be started",
+        });
+    }
+    let path = store.dir(id).join(EXEC_FIFO);
+    let fifo = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .ctx(|| format!("open {} (is the container's init alive?)", path.display()))?;
+    nix::unistd::write(&fifo, &[0]).ctx(|| format!("write {}", path.display()))?;
+    fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
+    state.status = Status::Running;
+    store.save(&state)?;
+    let list = state.hooks.as_ref().and_then(|h| h.poststart().as_ref());
+    if let Err(e) = hooks::run_all("poststart", list, &state.oci_json().to_string()) {
+        crate::log::warn(&e.to_string());
+    }
+    Ok(state)
+}
+
+/// Send a signal to the container's init, or with `all` to every process in its cgroup.
+pub fn kill_container(store: &Store, id: &str, signal: Signal, all: bool) -> Result<()> {
+    let state = store.load(id)?;
+    if state.status == Status::Stopped && !all {
+        return Err(Error::WrongState {
+            id: id.to_string(),
+            status: state.status.to_string(),
+            what: "a stopped container cannot be signalled",
+        });
+    }
+    if all {
+        let cg = cgroup::open(&state.cgroup_path)?;
+        skiff_cgroups::kill_all(cg.as_ref(), signal as i32)?;
+        return Ok(());
+    }
+    kill(Pid::from_raw(state.pid), signal)
+        .ctx(|| format!("signal container {id} (pid {})", state.pid))
+}
+
+/// Delete a container: refuse a running one unless `force`, which kills it.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let state = match store.load(id) {
+        Ok(s) => s,
+        Err(Error::NotFound(_)) if force => return store.remove(id),
+        Err(e) => return Err(e),
+    };
+    match state.status {
+        Status::Running | Status::Paused if !force => {
+            return Err(Error::WrongState {
+                id: id.to_string(),
+                status: state.status.to_string(),
+                what: "stop it first, or use delete --force",
+            })
+        }
+        _ => {}
+    }
+    let cg = cgroup::open(&state.cgroup_path)?;
+    if state.status != Status::Stopped && state.pid > 0 {
+        let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+    }
+    skiff_cgroups::kill_all(cg.as_ref(), libc::SIGKILL)?;
+    if state.status == Status::Paused {
+        cg.set_freezer(FreezerState::Thawed)?;
+    }
+    wait_gone(&state);
+    cg.destroy()?;
+    let list = state.hooks.as_ref().and_then(|h| h.poststop().as_ref());
+    if let Err(e) = hooks::run_all("poststop", list, &state.oci_json().to_string()) {
+        crate::log::warn(&e.to_string());
+    }
+    store.remove(id)
+}
+
+/// Wait (briefly) until init is gone, so that its cgroup can be removed.
+fn wait_gone(state: &State) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state.pid > 0
+        && state::process_alive(state.pid, state.init_start_time)
+        && Instant::now() < deadline
+    {
+        // Reap it if it is our child (as after `run`); otherwise its parent will.
+        let _ = nix::sys::wait::waitpid(
+            Pid::from_raw(state.pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Freeze or thaw every process of a running container.
+pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let mut state = store.load(id)?;
+    let want = if paused {
+        Status::Running
+    } else {
+        Status::Paused
+    };
+    if state.status != want {
+        return Err(Error::WrongState {
+            id: id.to_string(),
+            status: state.status.to_string(),
+            what: if paused {
+                "only a running container can be paused"
+            } else {
+                "only a paused container can be resumed"
+            },
+        });
+    }
+    let cg = cgroup::open(&state.cgroup_path)?;
+    let (freezer, status) = if paused {
+        (FreezerState::Frozen, Status::Paused)
+    } else {
+        (FreezerState::Thawed, Status::Running)
+    };
+    cg.set_freezer(freezer)?;
+    state.status = status;
+    store.save(&state)
+}
+
+/// The pids in a container's cgroup.
+pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
+    let state = store.load(id)?;
+    Ok(cgroup::open(&state.cgroup_path)?.pids()?)
+}

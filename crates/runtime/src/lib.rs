@@ -1,0 +1,32 @@
+//! skiff's OCI runtime as a library: an OCI bundle in, a running container out.
+//!
+//! The binary `skiff-runtime` is a thin command line over this crate; the
+//! engine uses the crate directly. The process model, the order of the
+//! set-up steps and the security choices are described in `docs/runtime.md`.
+
+pub mod capabilities;
+pub mod cgroup;
+pub mod console;
+pub mod container;
+pub mod default_spec;
+pub mod devices;
+pub mod error;
+pub mod exec;
+pub mod features;
+pub mod hooks;
+pub mod idmap;
+pub mod init;
+pub mod log;
+pub mod mount_options;
+pub mod namespaces;
+pub mod process;
+pub mod resolve;
+pub mod rootfs;
+pub mod signals;
+pub mod spawn;
+pub mod spec;
+pub mod state;
+pub mod sync;
+pub mod timestamp;
+
+pub use error::{Error, Result};

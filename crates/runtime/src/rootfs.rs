@@ -1,0 +1,437 @@
+//! The container's root filesystem: its mounts in order, /dev, pivot_root,
+//! and what is done inside the new root (sysctls, masked and read-only paths,
+//! a read-only root).
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use oci_spec::runtime::{Mount, Spec};
+
+use crate::devices;
+use crate::error::{Context, Error, Result};
+use crate::mount_options::{self, MountOptions};
+use crate::resolve::{self, Create};
+
+/// What the root filesystem setup needs besides the spec.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    /// The spec.
+    pub spec: &'a Spec,
+    /// The root filesystem on the host.
+    pub rootfs: &'a Path,
+    /// Init is in a new user namespace (no mknod; locked mount flags).
+    pub userns: bool,
+}
+
+/// Mount everything the spec asks for below the rootfs, and make /dev.
+pub fn prepare(s: &Setup) -> Result<()> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make / a slave mount so nothing propagates to the host".to_string())?;
+    mount(
+        Some(s.rootfs),
+        s.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind mount the rootfs {}", s.rootfs.display()))?;
+    let root: OwnedFd = File::open(s.rootfs)
+        .ctx(|| format!("open rootfs {}", s.rootfs.display()))?
+        .into();
+    let mounts = s.spec.mounts().as_deref().unwrap_or_default();
+    for m in mounts {
+        mount_entry(s, &root, m)?;
+    }
+    let dev_bound = mounts
+        .iter()
+        .any(|m| m.destination() == Path::new("/dev") && parse(m).bind);
+    if !dev_bound {
+        for node in devices::default_nodes() {
+            devices::create(&root, &node, s.userns)?;
+        }
+        let pts = mounts
+            .iter()
+            .any(|m| m.destination() == Path::new("/dev/pts"));
+        devices::create_symlinks(&root, pts)?;
+    }
+    let listed = s.spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    for d in listed.into_iter().flatten() {
+        devices::create(&root, &devices::from_spec(d)?, s.userns)?;
+    }
+    Ok(())
+}
+
+fn parse(m: &Mount) -> MountOptions {
+    let mut o = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    if m.typ().as_deref() == Some("bind") {
+        o.bind = true;
+    }
+    o
+}
+
+fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
+    let o = parse(m);
+    let dest = m.destination();
+    let fstype = m.typ().as_deref().unwrap_or("none");
+    if fstype == "cgroup" && !o.bind {
+        return mount_cgroup_v1(s, root, dest, &o);
+    }
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
+    let create = if o.bind && !source.is_dir() {
+        Create::File
+    } else {
+        Create::Dir
+    };
+    let target = resolve::open_or_create(root, dest, create)?;
+    let show = || format!("mount {} on {}", source.display(), dest.display());
+    if o.bind {
+        let mut flags = MsFlags::MS_BIND;
+        if o.recursive {
+            flags |= MsFlags::MS_REC;
+        }
+        mount(
+            Some(&source),
+            &resolve::fd_path(&target),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .ctx(show)?;
+        let extra = o.flags & !MsFlags::MS_REMOUNT;
+        if !extra.is_empty() {
+            let mounted = resolve::open_or_create(root, dest, Create::Nothing)?;
+            remount(&resolve::fd_path(&mounted), extra).ctx(show)?;
+        }
+    } else {
+        let data = o.data.join(",");
+        let r = mount(
+            Some(&source),
+            &resolve::fd_path(&target),
+            Some(fstype),
+            o.flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        );
+        match r {
+            Err(nix::errno::Errno::EPERM) if fstype == "sysfs" && s.userns => {
+                // A user namespace without its own network namespace may not mount sysfs.
+                let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+                mount(
+                    Some("/sys"),
+                    &resolve::fd_path(&target),
+                    None::<&str>,
+                    flags,
+                    None::<&str>,
+                )
+                .ctx(show)?;
+            }
+            r => r.ctx(show)?,
+        }
+    }
+    finish_entry(root, dest, &o)
+}
+
+/// Propagation and recursive attributes, applied to the mount now on `dest`.
+fn finish_entry(root: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<()> {
+    if o.propagation.is_empty() && o.attr_set == 0 && o.attr_clr == 0 {
+        return Ok(());
+    }
+    let mounted = resolve::open_or_create(root, dest, Create::Nothing)?;
+    for p in &o.propagation {
+        mount(
+            None::<&str>,
+            &resolve::fd_path(&mounted),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .ctx(|| format!("set propagation of {}", dest.display()))?;
+    }
+    if o.attr_set != 0 || o.attr_clr != 0 {
+        set_recursive_attr(&mounted, o.attr_set, o.attr_clr)
+            .ctx(|| format!("mount_setattr on {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn set_recursive_attr(fd: &OwnedFd, set: u64, clr: u64) -> std::io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr reads size_of::<MountAttr>() bytes from `attr`, which
+    // lives across the call; the path is an empty C string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Remount a bind mount with `flags`, keeping the flags the kernel locks
+/// (nosuid, nodev, noexec, atime) when the first try is refused.
+fn remount(path: &Path, flags: MsFlags) -> nix::Result<()> {
+    let base = MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    match mount(None::<&str>, path, None::<&str>, base | flags, None::<&str>) {
+        Err(nix::errno::Errno::EPERM) => {
+            let locked = locked_flags(path)?;
+            mount(
+                None::<&str>,
+                path,
+                None::<&str>,
+                base | flags | locked,
+                None::<&str>,
+            )
+        }
+        r => r,
+    }
+}
+
+fn locked_flags(path: &Path) -> nix::Result<MsFlags> {
+    let st = statvfs(path)?.flags();
+    let pairs = [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+    ];
+    Ok(pairs
+        .iter()
+        .filter(|(s, _)| st.contains(*s))
+        .fold(MsFlags::empty(), |acc, (_, m)| acc | *m))
+}
+
+/// A `cgroup` mount on a v1 or hybrid host: a tmpfs holding one mount per
+/// hierarchy the host has, named as on the host. On a pure v2 host it is cgroup2.
+fn mount_cgroup_v1(s: &Setup, root: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<()> {
+    let hierarchies = host_cgroup_mounts()?;
+    let target = resolve::open_or_create(root, dest, Create::Dir)?;
+    let show = || format!("mount cgroups on {}", dest.display());
+    if hierarchies.len() == 1 && hierarchies[0].0 == Path::new("/sys/fs/cgroup") {
+        return mount(
+            Some("cgroup2"),
+            &resolve::fd_path(&target),
+            Some("cgroup2"),
+            o.flags,
+            None::<&str>,
+        )
+        .ctx(show);
+    }
+    let tmpfs_flags = (o.flags & !MsFlags::MS_RDONLY) | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(
+        Some("tmpfs"),
+        &resolve::fd_path(&target),
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )
+    .ctx(show)?;
+    for (host_path, fstype, opts) in &hierarchies {
+        let Some(name) = host_path.file_name() else {
+            continue;
+        };
+        let sub = resolve::open_or_create(root, &dest.join(name), Create::Dir)?;
+        let data = (fstype == "cgroup").then_some(opts.as_str());
+        let r = mount(
+            Some(fstype.as_str()),
+            &resolve::fd_path(&sub),
+            Some(fstype.as_str()),
+            o.flags,
+            data,
+        );
+        if r == Err(nix::errno::Errno::EPERM) && s.userns {
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+            mount(
+                Some(host_path),
+                &resolve::fd_path(&sub),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .ctx(show)?;
+        } else {
+            r.ctx(show)?;
+        }
+    }
+    if o.flags.contains(MsFlags::MS_RDONLY) {
+        let mounted = resolve::open_or_create(root, dest, Create::Nothing)?;
+        remount(
+            &resolve::fd_path(&mounted),
+            tmpfs_flags | MsFlags::MS_RDONLY,
+        )
+        .ctx(show)?;
+    }
+    Ok(())
+}
+
+/// The host's cgroup mounts under /sys/fs/cgroup: (mount point, fs type, controller options).
+fn host_cgroup_mounts() -> Result<Vec<(PathBuf, String, String)>> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "read /proc/self/mountinfo".to_string())?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mount_point = left.split(' ').nth(4).unwrap_or("");
+        let mut r = right.split(' ');
+        let fstype = r.next().unwrap_or("");
+        let super_opts = r.nth(1).unwrap_or("");
+        if (fstype == "cgroup" || fstype == "cgroup2") && mount_point.starts_with("/sys/fs/cgroup")
+        {
+            let controllers: Vec<&str> = super_opts
+                .split(',')
+                .filter(|o| !matches!(*o, "rw" | "ro" | "relatime" | "nosuid" | "nodev" | "noexec"))
+                .collect();
+            out.push((
+                PathBuf::from(mount_point),
+                fstype.to_string(),
+                controllers.join(","),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Make the rootfs the process's root: pivot_root, or a move mount and chroot
+/// when `no_pivot` (for roots on a ramfs, where pivot_root is not allowed).
+pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .ctx(|| "move the rootfs mount onto /".to_string())?;
+        chroot(".").ctx(|| "chroot into the rootfs".to_string())?;
+        return chdir("/").ctx(|| "chdir /".to_string());
+    }
+    let old = File::open("/").ctx(|| "open /".to_string())?;
+    let new = File::open(rootfs).ctx(|| format!("open {}", rootfs.display()))?;
+    fchdir(new.as_raw_fd()).ctx(|| format!("chdir {}", rootfs.display()))?;
+    pivot_root(".", ".").ctx(|| format!("pivot_root into {}", rootfs.display()))?;
+    fchdir(old.as_raw_fd()).ctx(|| "chdir to the old root".to_string())?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make the old root a slave".to_string())?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach the old root".to_string())?;
+    chdir("/").ctx(|| "chdir /".to_string())
+}
+
+/// What is done inside the new root: propagation of /, sysctls, read-only and
+/// masked paths, and a read-only root last.
+pub fn finish(spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_ref()) {
+        let flags = mount_options::propagation(p).ok_or_else(|| {
+            Error::Spec(format!(
+                "linux.rootfsPropagation {p:?} is not a propagation mode"
+            ))
+        })?;
+        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+            .ctx(|| format!("set rootfs propagation {p}"))?;
+    }
+    for (key, value) in linux
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).ctx(|| format!("set sysctl {key}={value}"))?;
+    }
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        readonly_path(Path::new(p))?;
+    }
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        mask_path(Path::new(p))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        remount(Path::new("/"), MsFlags::MS_RDONLY)
+            .ctx(|| "remount the root read-only".to_string())?;
+    }
+    Ok(())
+}
+
+fn readonly_path(path: &Path) -> Result<()> {
+    let show = || format!("make {} read-only", path.display());
+    match mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        r => r.ctx(show)?,
+    }
+    remount(path, MsFlags::MS_RDONLY | MsFlags::MS_REC).ctx(show)
+}
+
+fn mask_path(path: &Path) -> Result<()> {
+    let show = || format!("mask {}", path.display());
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).ctx(show),
+    };
+    if meta.is_dir() {
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .ctx(show)
+    } else {
+        mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(show)
+    }
+}

@@ -1,0 +1,71 @@
+//! Creating the container's processes with clone(2), fork-style: the child
+//! continues in a copy of this (single-threaded) process and runs a closure.
+
+use nix::sched::CloneFlags;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+
+use crate::error::{Context, Error, Result};
+use crate::namespaces::{self, Plan};
+use crate::sync::{Channel, Msg};
+
+/// Clone a child into the namespaces in `flags`; it runs `child` and exits
+/// with the code returned, never returning here.
+pub fn clone_child<F: FnOnce() -> i32>(flags: CloneFlags, child: F) -> Result<Pid> {
+    let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: clone without a new stack behaves like fork: the child gets a copy
+    // of this single-threaded process, so no lock can be held by another thread.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match pid {
+        -1 => {
+            Err(std::io::Error::last_os_error()).ctx(|| "clone the container process".to_string())
+        }
+        0 => {
+            let code = child();
+            // SAFETY: _exit ends the child without running the parent's atexit
+            // handlers or flushing buffers that belong to the parent.
+            unsafe { libc::_exit(code) }
+        }
+        pid => Ok(Pid::from_raw(pid as i32)),
+    }
+}
+
+/// Create the container's init. When namespaces must be joined by path (or a
+/// time namespace prepared), an intermediate process joins them first, clones
+/// init and reports its pid on `chan`; otherwise one clone does it all.
+pub fn spawn_init<F: FnOnce() -> i32>(
+    plan: &Plan,
+    spec: &Spec,
+    parent: &Channel,
+    child_end: &Channel,
+    init: F,
+) -> Result<Pid> {
+    if plan.joins.is_empty() && !plan.new_time {
+        return clone_child(plan.clone_flags, init);
+    }
+    let middle = clone_child(CloneFlags::empty(), || {
+        let r = namespaces::join_paths(&plan.joins)
+            .and_then(|()| match plan.new_time {
+                true => namespaces::unshare_time(spec),
+                false => Ok(()),
+            })
+            .and_then(|()| clone_child(plan.clone_flags, init));
+        let msg = match r {
+            Ok(pid) => Msg::Pid(pid.as_raw()),
+            Err(e) => Msg::Error(e.to_string()),
+        };
+        i32::from(child_end.send(&msg).is_err())
+    })?;
+    let status = waitpid(middle, None).ctx(|| "wait for the intermediate process".to_string())?;
+    if !matches!(status, WaitStatus::Exited(_, 0)) {
+        return Err(Error::Init(format!(
+            "the process that joins the namespaces failed: {status:?}"
+        )));
+    }
+    match parent.recv()? {
+        Msg::Pid(pid) => Ok(Pid::from_raw(pid)),
+        Msg::Error(e) => Err(Error::Init(e)),
+        other => Err(Error::Init(format!("expected init's pid, got {other:?}"))),
+    }
+}

@@ -1,0 +1,87 @@
+//! The channel between the runtime and the container's init while it is set
+//! up: a SOCK_SEQPACKET socket pair carrying one small JSON message per packet.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+
+/// What the runtime and init tell each other.
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// Runtime to init: id maps written, cgroup joined; go on.
+    Go,
+    /// Intermediate process to runtime: init's pid in the runtime's PID namespace.
+    Pid(i32),
+    /// Init to runtime: run the prestart and createRuntime hooks now.
+    RunHooks,
+    /// Runtime to init: the hooks ran; the state JSON for the hooks init runs.
+    HooksDone(String),
+    /// Init to runtime: set up, waiting for `start` (or, for exec, about to exec).
+    Ready,
+    /// Either side: a failure, with its message.
+    Error(String),
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// A connected pair of channel ends (runtime side, init side).
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "socketpair for the init channel".to_string())?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    /// Send one message.
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let data = serde_json::to_vec(msg).expect("messages serialise");
+        nix::unistd::write(&self.fd, &data).ctx(|| "write to the init channel".to_string())?;
+        Ok(())
+    }
+
+    /// Receive one message; the other side closing is an error.
+    pub fn recv(&self) -> Result<Msg> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.ctx(|| "read from the init channel".to_string())?,
+            }
+        };
+        if n == 0 {
+            return Err(Error::Init(
+                "the container's init process exited before it was ready".into(),
+            ));
+        }
+        serde_json::from_slice(&buf[..n])
+            .map_err(|e| Error::Init(format!("bad message on the init channel: {e}")))
+    }
+
+    /// Receive a message and turn a reported failure into an error.
+    pub fn expect(&self, want: Msg) -> Result<()> {
+        match self.recv()? {
+            m if m == want => Ok(()),
+            Msg::Error(e) => Err(Error::Init(e)),
+            other => Err(Error::Init(format!(
+                "expected {want:?} on the init channel, got {other:?}"
+            ))),
+        }
+    }
+
+    /// The raw descriptor.
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}

@@ -1,0 +1,27 @@
+//! Helpers for end-to-end tests that drive an OCI runtime binary (runc's command line)
+//! as root on the real kernel.
+//!
+//! The binary under test comes from the `SKIFF_RUNTIME` environment variable and
+//! defaults to the workspace's `target/debug/skiff-runtime`. Every test builds its own
+//! [`Bundle`], uses its own [`Runtime`] (with a private `--root`), and names its
+//! containers through a [`Container`] guard that removes them even when the test fails.
+//!
+//! The tests need root. Because the command line is runc's, they can be checked
+//! against runc: `SKIFF_RUNTIME=/usr/sbin/runc cargo nextest run -p skiff-e2e`.
+//! Checks of skiff-specific behaviour return early under another runtime; see
+//! [`skiff_only`].
+
+mod bundle;
+mod guard;
+mod procs;
+mod quick;
+mod runtime;
+
+pub use bundle::{Bundle, DEFAULT_PATH};
+pub use guard::{assert_nothing_left, cgroup_dirs, Container, HostDir, NetNs};
+pub use procs::{
+    become_subreaper, child_pids, ns_link, ns_report_script, parse_ns_report, pid_alive,
+    reap_children, set_owned, wait_until, DEADLINE, NS_KINDS,
+};
+pub use quick::{run_bundle, sh_output};
+pub use runtime::{assert_ok, runtime_binary, skiff_only, text, Runtime, Spawned};
