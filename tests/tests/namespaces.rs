@@ -93,7 +93,7 @@ fn time_namespace_offsets_uptime() {
     let host_uptime = read_uptime(&std::fs::read_to_string("/proc/uptime").expect("uptime"));
     let bundle = Bundle::new()
         .namespace("time", None)
-        .edit(|v| v["linux"]["timeOffsets"] = serde_json::json!({"monotonic": {"secs": ten_days}}));
+        .edit(|v| v["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": ten_days}}));
     let inside = read_uptime(&sh_output("ns-time", bundle, "cat /proc/uptime"));
     assert!(
         inside >= host_uptime + ten_days as f64,

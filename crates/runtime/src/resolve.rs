@@ -75,26 +75,43 @@ fn relative(path: &Path) -> PathBuf {
     }
 }
 
-/// Open `path` inside the root as an O_PATH descriptor, making it first if missing.
+/// Open `path` inside the root as an O_PATH descriptor, making it first if
+/// missing. A dangling symlink on the way is followed inside the root: its
+/// target is made there, as runc does.
 pub fn open_or_create(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
+    create_in_root(root, path, create, 0)
+}
+
+fn create_in_root(root: &OwnedFd, path: &Path, create: Create, depth: u32) -> Result<OwnedFd> {
     let show = || format!("resolve {} in the container's root", path.display());
     match openat_in_root(root.as_raw_fd(), path, libc::O_PATH) {
         Ok(fd) => return Ok(fd),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) && create != Create::Nothing => {}
         Err(e) => return Err(e).ctx(show),
     }
+    if depth > 40 {
+        return Err(std::io::Error::from_raw_os_error(libc::ELOOP)).ctx(show);
+    }
     let rel = relative(path);
-    let mut done = PathBuf::new();
     let parts: Vec<_> = rel.components().collect();
+    let mut done = PathBuf::from("/");
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        let parent =
-            openat_in_root(root.as_raw_fd(), &done_or_dot(&done), libc::O_PATH).ctx(show)?;
+        let parent = openat_in_root(root.as_raw_fd(), &done, libc::O_PATH).ctx(show)?;
+        let name = cstr(Path::new(part.as_os_str()));
+        if let Some(target) = dangling_link(&parent, &name) {
+            let base = if target.is_absolute() {
+                PathBuf::from("/")
+            } else {
+                done.clone()
+            };
+            let rest: PathBuf = parts[i + 1..].iter().collect();
+            return create_in_root(root, &base.join(target).join(rest), create, depth + 1);
+        }
         done.push(part);
         if openat_in_root(root.as_raw_fd(), &done, libc::O_PATH).is_ok() {
             continue;
         }
-        let name = cstr(Path::new(part.as_os_str()));
         if last && create == Create::File {
             make_file(&parent, &name).ctx(show)?;
         } else {
@@ -104,12 +121,23 @@ pub fn open_or_create(root: &OwnedFd, path: &Path, create: Create) -> Result<Own
     openat_in_root(root.as_raw_fd(), path, libc::O_PATH).ctx(show)
 }
 
-fn done_or_dot(p: &Path) -> PathBuf {
-    if p.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        p.to_path_buf()
+/// The target of `name` in `parent` when it is a symlink that leads nowhere yet.
+fn dangling_link(parent: &OwnedFd, name: &CString) -> Option<PathBuf> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat writes at most buf.len() bytes into buf, which lives across the call.
+    let n = unsafe {
+        libc::readlinkat(
+            parent.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
     }
+    buf.truncate(n as usize);
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(&buf)))
 }
 
 fn make_dir(parent: &OwnedFd, name: &CString) -> std::io::Result<()> {

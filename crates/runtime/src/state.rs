@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn stat_of_self() {
         let (state, start) = proc_stat(std::process::id() as i32).unwrap();
-        assert_eq!(state, 'R');
+        assert!(state == 'R' || state == 'S', "{state}");
         assert!(process_alive(std::process::id() as i32, start));
         assert!(!process_alive(std::process::id() as i32, start + 1));
     }

@@ -239,14 +239,21 @@ mod tests {
     #[test]
     fn options_after_the_id() {
         let cli = Cli::try_parse_from(["skiff-runtime", "create", "c1", "--bundle", "/b"]).unwrap();
-        let Command::Create(a) = cli.command else { panic!("not create") };
-        assert_eq!((a.id.as_str(), a.bundle.as_path()), ("c1", std::path::Path::new("/b")));
+        let Command::Create(a) = cli.command else {
+            panic!("not create")
+        };
+        assert_eq!(
+            (a.id.as_str(), a.bundle.as_path()),
+            ("c1", std::path::Path::new("/b"))
+        );
     }
 
     #[test]
     fn exec_keeps_the_command_flags() {
         let cli = Cli::try_parse_from(["skiff-runtime", "exec", "c1", "sh", "-c", "true"]).unwrap();
-        let Command::Exec(a) = cli.command else { panic!("not exec") };
+        let Command::Exec(a) = cli.command else {
+            panic!("not exec")
+        };
         assert_eq!(a.command, ["sh", "-c", "true"]);
     }
 }
