@@ -9,7 +9,7 @@
 //! The tests need root. Because the command line is runc's, they can be checked
 //! against runc: `SKIFF_RUNTIME=/usr/sbin/runc cargo nextest run -p skiff-e2e`.
 //! Checks of skiff-specific behaviour return early under another runtime; see
-//! [`skiff_only`].
+//! [`skip_skiff_checks`].
 
 mod bundle;
 mod guard;
@@ -24,4 +24,4 @@ pub use procs::{
     reap_children, set_owned, wait_until, DEADLINE, NS_KINDS,
 };
 pub use quick::{run_bundle, sh_output};
-pub use runtime::{assert_ok, runtime_binary, skiff_only, text, Runtime, Spawned};
+pub use runtime::{assert_ok, runtime_binary, skip_skiff_checks, text, Runtime, Spawned};

@@ -22,7 +22,7 @@ pub fn runtime_binary() -> PathBuf {
 
 /// True (after printing a note) when the binary under test is not `skiff-runtime`,
 /// so a test of skiff-specific behaviour should return early.
-pub fn skiff_only() -> bool {
+pub fn skip_skiff_checks() -> bool {
     let bin = runtime_binary();
     let skip = bin.file_name() != Some(OsStr::new("skiff-runtime"));
     if skip {

@@ -1,7 +1,7 @@
 //! Bad input: every one fails, leaves nothing behind, and (for skiff) says what was
 //! wrong.
 
-use skiff_e2e::{assert_nothing_left, assert_ok, skiff_only, text, Bundle, Runtime};
+use skiff_e2e::{assert_nothing_left, assert_ok, skip_skiff_checks, text, Bundle, Runtime};
 use std::process::Output;
 
 /// Asserts that `out` failed.
@@ -16,7 +16,7 @@ fn assert_failed(out: &Output) {
 /// Unless the binary is not skiff-runtime, asserts that the standard error of
 /// `out` mentions every one of `words` (case-insensitively).
 fn assert_mentions(out: &Output, words: &[&str]) {
-    if skiff_only() {
+    if skip_skiff_checks() {
         return;
     }
     let stderr = text(&out.stderr).to_lowercase();
@@ -52,7 +52,7 @@ fn syntax_error_names_line_and_column() {
 fn wrong_type_names_the_field() {
     let bundle = Bundle::new().edit(|v| v["hostname"] = 5.into());
     let out = create_rejected("bad-type", bundle, &[]);
-    if skiff_only() {
+    if skip_skiff_checks() {
         return;
     }
     let stderr = text(&out.stderr);
@@ -83,7 +83,7 @@ fn duplicate_namespace_is_refused() {
 #[test]
 fn uid_mappings_without_user_namespace_are_refused() {
     // runc ignores the mappings and creates the container.
-    if skiff_only() {
+    if skip_skiff_checks() {
         return;
     }
     let bundle = Bundle::new().edit(|v| {
@@ -103,7 +103,7 @@ fn missing_rootfs_is_named() {
 
 #[test]
 fn relative_mount_destination_is_named() {
-    if skiff_only() {
+    if skip_skiff_checks() {
         return;
     }
     let bundle = Bundle::new().mount("tmp/x", "tmpfs", "tmpfs", &[]);

@@ -1,7 +1,7 @@
 //! OCI hooks: order, state on stdin, environment, failure.
 
 use serde_json::Value;
-use skiff_e2e::{assert_ok, skiff_only, Bundle, Runtime, DEFAULT_PATH};
+use skiff_e2e::{assert_ok, skip_skiff_checks, Bundle, Runtime, DEFAULT_PATH};
 use std::fs;
 use std::path::Path;
 
@@ -96,7 +96,7 @@ fn hooks_run_in_order_with_state_and_env() {
     }
     // runc runs poststart while its init is still running startContainer hooks;
     // the spec puts startContainer before the process starts, poststart after.
-    if skiff_only() {
+    if skip_skiff_checks() {
         return;
     }
     before("startContainer", "poststart");

@@ -1,7 +1,8 @@
 //! Namespaces: new ones, shared ones, joined ones, and what they look like inside.
 
 use skiff_e2e::{
-    ns_link, ns_report_script, parse_ns_report, sh_output, skiff_only, Bundle, NetNs, NS_KINDS,
+    ns_link, ns_report_script, parse_ns_report, sh_output, skip_skiff_checks, Bundle, NetNs,
+    NS_KINDS,
 };
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -86,7 +87,7 @@ fn new_network_namespace_has_only_loopback() {
 
 #[test]
 fn time_namespace_offsets_uptime() {
-    if skiff_only() {
+    if skip_skiff_checks() {
         return;
     }
     let ten_days = 86400 * 10;

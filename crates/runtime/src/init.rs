@@ -15,6 +15,7 @@ use crate::error::{Context, Result};
 use crate::hooks;
 use crate::namespaces::Plan;
 use crate::process;
+use crate::process_attrs;
 use crate::rootfs::{self, Setup};
 use crate::sync::{Channel, Msg};
 
@@ -99,6 +100,10 @@ impl Init<'_> {
             h.and_then(|h| h.start_container().as_ref()),
             &state,
         )?;
+        let linux = self.spec.linux().as_ref();
+        process_attrs::set_personality(linux.and_then(|l| l.personality().as_ref()))?;
+        process_attrs::set_scheduler(process)?;
+        process_attrs::set_io_priority(process)?;
         process::set_lsm_labels(process)?;
         process::set_no_new_privs(process)?;
         process::set_identity(process)?;

@@ -20,6 +20,7 @@ pub mod log;
 pub mod mount_options;
 pub mod namespaces;
 pub mod process;
+pub mod process_attrs;
 pub mod resolve;
 pub mod rootfs;
 pub mod signals;
