@@ -266,3 +266,22 @@ fn scheduler_policy_is_applied() {
     assert_eq!(fields[19 - 3], "5", "nice in {stat}");
     assert_eq!(fields[41 - 3], "3", "policy in {stat}");
 }
+
+#[test]
+fn unsupported_fields_are_refused_not_ignored() {
+    if skip_skiff_checks() {
+        return;
+    }
+    let rt = Runtime::new();
+    let c = rt.container("unsupported");
+    let bundle =
+        Bundle::new().edit(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"}));
+    let out = c.create(&bundle);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("linux.intelRdt"),
+        "{}",
+        text(&out.stderr)
+    );
+    c.assert_nothing_left(None);
+}

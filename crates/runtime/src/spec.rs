@@ -62,6 +62,39 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     validate_mounts(spec)?;
     validate_names(spec)?;
     validate_sysctl(spec)?;
+    refuse_unsupported(spec)
+}
+
+/// Fields this runtime does not apply are refused rather than ignored.
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    let refuse = |field: &str| {
+        Err(Error::Spec(format!(
+            "{field} is not supported by this runtime; remove it from config.json"
+        )))
+    };
+    if let Some(l) = spec.linux().as_ref() {
+        if l.seccomp().is_some() {
+            return refuse("linux.seccomp");
+        }
+        if l.intel_rdt().is_some() {
+            return refuse("linux.intelRdt");
+        }
+        if l.memory_policy().is_some() {
+            return refuse("linux.memoryPolicy");
+        }
+        if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return refuse("linux.netDevices");
+        }
+    }
+    let process = spec.process().as_ref();
+    if process.is_some_and(|p| p.exec_cpu_affinity().is_some()) {
+        return refuse("process.execCPUAffinity");
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            return refuse(&format!("mounts[{i}].uidMappings (id-mapped mounts)"));
+        }
+    }
     Ok(())
 }
 
