@@ -15,7 +15,6 @@ use crate::console;
 use crate::error::{Context, Error, Result};
 use crate::namespaces;
 use crate::process;
-use crate::process_attrs;
 use crate::spawn::clone_child;
 use crate::state::{Status, Store};
 use crate::sync::{self, Channel, Msg};
@@ -206,13 +205,7 @@ fn run_in_container(
     let prepared = process::prepare(process, &[])?;
     process::set_rlimits(process)?;
     process::enter_cwd(process)?;
-    process_attrs::set_scheduler(process)?;
-    process_attrs::set_io_priority(process)?;
-    process::set_lsm_labels(process)?;
-    process::set_no_new_privs(process)?;
-    process::set_identity(process)?;
-    process::enter_cwd(process)?;
-    process::keep_fds(preserve_fds)?;
+    process::finalize(process, preserve_fds)?;
     chan.send(&Msg::Ready)?;
     process::exec(&prepared)
 }

@@ -102,13 +102,7 @@ impl Init<'_> {
         )?;
         let linux = self.spec.linux().as_ref();
         process_attrs::set_personality(linux.and_then(|l| l.personality().as_ref()))?;
-        process_attrs::set_scheduler(process)?;
-        process_attrs::set_io_priority(process)?;
-        process::set_lsm_labels(process)?;
-        process::set_no_new_privs(process)?;
-        process::set_identity(process)?;
-        process::enter_cwd(process)?;
-        process::keep_fds(self.preserve_fds)?;
+        process::finalize(process, self.preserve_fds)?;
         process::exec(&prepared)
     }
 

@@ -13,6 +13,7 @@ use oci_spec::runtime::{PosixRlimitType, Process};
 
 use crate::capabilities::Sets;
 use crate::error::{Context, Error, Result};
+use crate::process_attrs;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -86,6 +87,20 @@ fn check_executable(p: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The irreversible steps before exec, in the order the kernel needs them:
+/// scheduling attributes and LSM labels while privileged, no_new_privs, then
+/// the identity and capabilities, the working directory as that user, and
+/// close-on-exec for every descriptor the process does not keep.
+pub fn finalize(process: &Process, preserve_fds: i32) -> Result<()> {
+    process_attrs::set_scheduler(process)?;
+    process_attrs::set_io_priority(process)?;
+    set_lsm_labels(process)?;
+    set_no_new_privs(process)?;
+    set_identity(process)?;
+    enter_cwd(process)?;
+    keep_fds(preserve_fds)
+}
+
 /// Apply `process.rlimits`.
 pub fn set_rlimits(process: &Process) -> Result<()> {
     for rl in process.rlimits().iter().flatten() {
@@ -140,8 +155,8 @@ pub fn set_oom_score_adj(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Become the process's user with its capabilities. `setgroups_allowed` is
-/// false in a user namespace whose setgroups file says deny.
+/// Become the process's user with its capabilities; supplementary groups are
+/// left alone in a user namespace whose setgroups file says deny.
 pub fn set_identity(process: &Process) -> Result<()> {
     let caps = Sets::from_spec(process.capabilities().as_ref())?;
     caps.apply_bounding()?;
