@@ -195,3 +195,23 @@ fn symlink_destination_stays_inside_rootfs() {
         "the container wrote into the host's {target}"
     );
 }
+
+#[test]
+fn tmpcopyup_copies_the_image_contents() {
+    let bundle = Bundle::new();
+    let etc = bundle.rootfs().join("etc/skiff-copyup");
+    std::fs::create_dir_all(&etc).expect("dir in rootfs");
+    std::fs::write(etc.join("kept"), "from the image").expect("file in rootfs");
+    let bundle = bundle.mount(
+        "/etc/skiff-copyup",
+        "tmpfs",
+        "tmpfs",
+        &["tmpcopyup", "mode=755"],
+    );
+    let out = sh_output(
+        "tmpcopyup",
+        bundle,
+        "cat /etc/skiff-copyup/kept; echo; grep -c ' /etc/skiff-copyup tmpfs' /proc/self/mounts",
+    );
+    assert_eq!(out.trim(), "from the image\n1");
+}

@@ -267,6 +267,7 @@ pub fn start(store: &Store, id: &str) -> Result<State> {
         .ctx(|| format!("open {} (is the container's init alive?)", path.display()))?;
     nix::unistd::write(&fifo, &[0]).ctx(|| format!("write {}", path.display()))?;
     fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
+    wait_for_exec(&fifo)?;
     state.status = Status::Running;
     store.save(&state)?;
     let list = state.hooks.as_ref().and_then(|h| h.poststart().as_ref());
@@ -274,6 +275,24 @@ pub fn start(store: &Store, id: &str) -> Result<State> {
         crate::log::warn(&e.to_string());
     }
     Ok(state)
+}
+
+/// Wait until init has exec'd the process (or died): its descriptor of the fifo
+/// is close-on-exec, and a fifo with no reader left reports POLLERR to writers.
+/// This is what lets poststart hooks run after the process started, as the spec says.
+fn wait_for_exec(fifo: &fs::File) -> Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::empty())];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => {
+                r.ctx(|| "wait for the container process to exec".to_string())?;
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Send a signal to the container's init, or with `all` to every process in its cgroup.

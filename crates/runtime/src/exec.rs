@@ -51,6 +51,10 @@ pub struct ProcessFlags {
     pub no_new_privs: bool,
     /// Allocate a terminal.
     pub tty: bool,
+    /// AppArmor profile for the process.
+    pub apparmor: Option<String>,
+    /// SELinux label for the process.
+    pub process_label: Option<String>,
 }
 
 /// The container's spec as it was created.
@@ -87,6 +91,12 @@ pub fn process_from_flags(base: &Process, f: &ProcessFlags) -> Result<Process> {
         p.set_no_new_privileges(Some(true));
     }
     p.set_terminal(Some(f.tty));
+    if f.apparmor.is_some() {
+        p.set_apparmor_profile(f.apparmor.clone());
+    }
+    if f.process_label.is_some() {
+        p.set_selinux_label(f.process_label.clone());
+    }
     add_caps(&mut p, &f.caps)?;
     Ok(p)
 }

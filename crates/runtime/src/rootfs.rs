@@ -113,6 +113,11 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
             remount(&resolve::fd_path(&mounted), extra).ctx(show)?;
         }
     } else {
+        let original = o
+            .tmpcopyup
+            .then(|| File::open(resolve::fd_path(&target)))
+            .transpose()
+            .ctx(show)?;
         let data = o.data.join(",");
         let r = mount(
             Some(&source),
@@ -136,8 +141,39 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
             }
             r => r.ctx(show)?,
         }
+        if let Some(original) = original {
+            let mounted = resolve::open_or_create(root, dest, Create::Nothing)?;
+            let from = PathBuf::from(format!("/proc/self/fd/{}", original.as_raw_fd()));
+            copy_tree(&from, &resolve::fd_path(&mounted))
+                .ctx(|| format!("tmpcopyup into {}", dest.display()))?;
+        }
     }
     finish_entry(root, dest, &o)
+}
+
+/// Copy a directory tree with modes, owners and symlinks (for `tmpcopyup`).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if meta.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            continue;
+        }
+        lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        if !meta.file_type().is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
 }
 
 /// Propagation and recursive attributes, applied to the mount now on `dest`.

@@ -208,10 +208,10 @@ pub struct ExecArgs {
     /// Allow exec into a paused container.
     #[arg(long)]
     pub ignore_paused: bool,
-    /// Accepted for runc compatibility (AppArmor profile).
+    /// AppArmor profile for the process (applied where the host has AppArmor).
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// Accepted for runc compatibility (SELinux label).
+    /// SELinux label for the process (applied where the host has SELinux).
     #[arg(long)]
     pub process_label: Option<String>,
     /// The container id.

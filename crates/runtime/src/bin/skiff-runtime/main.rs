@@ -326,6 +326,8 @@ fn exec_process(store: &Store, a: &ExecArgs) -> Result<Process> {
         caps: a.cap.clone(),
         no_new_privs: a.no_new_privs,
         tty: a.tty,
+        apparmor: a.apparmor.clone(),
+        process_label: a.process_label.clone(),
     };
     Ok(exec::process_from_flags(&base, &flags)?)
 }
