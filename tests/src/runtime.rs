@@ -106,6 +106,11 @@ impl Default for Runtime {
 impl Runtime {
     /// A runtime with a fresh, empty `--root`.
     pub fn new() -> Self {
+        Self::with_binary(&runtime_binary())
+    }
+
+    /// A runtime driving `bin` instead of the binary under test (a copy of it, say).
+    pub fn with_binary(bin: &Path) -> Self {
         become_subreaper();
         let tmp = |prefix: &str| {
             tempfile::Builder::new()
@@ -114,7 +119,7 @@ impl Runtime {
                 .expect("create temp dir")
         };
         Runtime {
-            bin: runtime_binary(),
+            bin: bin.to_path_buf(),
             root: tmp("skiff-e2e-root."),
             io: tmp("skiff-e2e-io."),
             seq: Cell::new(0),

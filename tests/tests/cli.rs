@@ -141,7 +141,8 @@ fn systemd_cgroup_is_refused_clearly() {
 fn ps_lists_the_container_processes() {
     let rt = Runtime::new();
     let c = rt.container("ps");
-    let init = c.start_running(&sleeper());
+    let bundle = sleeper();
+    let init = c.start_running(&bundle);
     let json = rt.cli(&["ps", "--format", "json", c.id()]);
     assert_ok(&json, "ps --format json");
     let pids: Vec<i32> = serde_json::from_slice(&json.stdout).expect("pid list");
@@ -160,7 +161,8 @@ fn ps_lists_the_container_processes() {
 fn pause_and_resume() {
     let rt = Runtime::new();
     let c = rt.container("pause");
-    let pid = c.start_running(&sleeper());
+    let bundle = sleeper();
+    let pid = c.start_running(&bundle);
     assert_ok(&rt.cli(&["pause", c.id()]), "pause");
     assert_eq!(c.status(), "paused");
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -184,7 +186,8 @@ fn pause_and_resume() {
 fn kill_all_reaches_every_process() {
     let rt = Runtime::new();
     let c = rt.container("kill-all");
-    c.start_running(&Bundle::new().args(&["sh", "-c", "sleep 100 & sleep 100 & wait"]));
+    let bundle = Bundle::new().args(&["sh", "-c", "sleep 100 & sleep 100 & wait"]);
+    c.start_running(&bundle);
     assert_ok(&rt.cli(&["kill", "--all", c.id(), "KILL"]), "kill --all");
     c.wait_status("stopped");
     assert_ok(&c.delete(), "delete");

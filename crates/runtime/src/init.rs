@@ -67,6 +67,7 @@ impl Init<'_> {
             .ctx(|| "reset the signal mask".to_string())?;
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         self.chan.expect(Msg::Go)?;
+        process::set_non_dumpable()?;
         self.enter_namespaces()?;
         let process = self.spec.process().as_ref().expect("validated");
         process::set_oom_score_adj(process)?;

@@ -226,9 +226,29 @@ pub fn set_lsm_labels(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Change to the process's working directory, which must exist.
+/// Change to the process's working directory, which must exist and be
+/// inside the container's root: a cwd reached through a leaked descriptor
+/// (`/proc/self/fd/N`, CVE-2024-21626) is refused.
 pub fn enter_cwd(process: &Process) -> Result<()> {
-    nix::unistd::chdir(process.cwd()).ctx(|| format!("process.cwd {}", process.cwd().display()))
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd {}", cwd.display()))?;
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Error::Spec(format!(
+            "process.cwd {} is outside the container's root filesystem",
+            cwd.display()
+        ))),
+    }
+}
+
+/// Make this process non-dumpable until it execs: no process in the container
+/// may ptrace it, or read its memory, environment or /proc/PID/exe.
+pub fn set_non_dumpable() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "clear the dumpable flag".to_string());
+    }
+    Ok(())
 }
 
 /// Keep descriptors 0..3+extra open across exec; mark every other one close-on-exec.

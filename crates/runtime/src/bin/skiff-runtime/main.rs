@@ -2,6 +2,7 @@
 
 mod cli;
 mod foreground;
+mod sealed_exe;
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -40,6 +41,12 @@ fn main() {
 fn dispatch(cli: &Cli) -> Result<i32> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported; run without it (cgroupfs)");
+    }
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) {
+        sealed_exe::ensure()?;
     }
     let store = Store::new(&cli.root);
     match &cli.command {

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Boot Debian's kernel in qemu on a pure cgroup v2 hierarchy and run test
+# binaries there as root.
+#
+#   tests/vm/run.sh BINARY...
+#
+# Each BINARY (with the shared libraries ldd names) is copied into a tiny
+# busybox initramfs built in a temporary directory. The VM's /init mounts
+# cgroup2 on /sys/fs/cgroup, runs the binaries one after the other (libtest
+# binaries with --test-threads=1), prints `VM-RESULT <name> exit=<code>` after
+# each and powers off. This script prints the VM's console and exits non-zero
+# when a binary failed or no result came back.
+#
+# Environment:
+#   SKIFF_VM_KERNEL   kernel image (default: newest /boot/vmlinuz-*)
+#   SKIFF_VM_ACCEL    kvm or tcg (default: kvm when it works, else tcg)
+#   SKIFF_VM_TIMEOUT  seconds before the VM is killed (default 300)
+#   SKIFF_VM_ARGS     extra arguments for every libtest binary (e.g. a test filter)
+#   SKIFF_VM_KEEP     set to 1 to keep the temporary directory (its path is printed)
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 BINARY..." >&2
+    exit 2
+}
+
+[ $# -ge 1 ] || usage
+case "$1" in -h | --help) usage ;; esac
+
+# --- what the host must have -------------------------------------------------
+missing=()
+need_cmd() { # command package
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2 (for $1)")
+}
+need_cmd qemu-system-x86_64 qemu-system-x86
+need_cmd cpio cpio
+need_cmd gzip gzip
+need_cmd ldd libc-bin
+need_cmd timeout coreutils
+busybox=/bin/busybox
+if [ ! -x "$busybox" ] || ! "$busybox" --list >/dev/null 2>&1; then
+    missing+=("busybox-static (for $busybox)")
+elif ldd "$busybox" >/dev/null 2>&1; then
+    missing+=("busybox-static ($busybox is dynamically linked)")
+fi
+kernel=${SKIFF_VM_KERNEL:-}
+if [ -z "$kernel" ]; then
+    kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | sort -V | tail -n 1)
+fi
+if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
+    missing+=("linux-image-amd64 (for a readable /boot/vmlinuz-*)")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "$0: missing:" >&2
+    printf '  %s\n' "${missing[@]}" >&2
+    echo "install with: apt-get install -y qemu-system-x86 linux-image-amd64 busybox-static cpio" >&2
+    exit 2
+fi
+for bin in "$@"; do
+    if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
+        echo "$0: $bin is not an executable file" >&2
+        exit 2
+    fi
+done
+
+timeout_s=${SKIFF_VM_TIMEOUT:-300}
+started=$(date +%s.%N)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/skiff-vm.XXXXXX")
+cleanup() {
+    if [ "${SKIFF_VM_KEEP:-0}" = 1 ]; then
+        echo "vm: kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+root=$tmp/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,tests}
+
+# --- busybox and its applets -------------------------------------------------
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+
+# --- the test binaries and their libraries -----------------------------------
+# Copies `src` to the same path inside the initramfs (following symlinks).
+copy_in() {
+    local src=$1
+    [ -e "$root$src" ] && return 0
+    mkdir -p "$root$(dirname "$src")"
+    cp -L "$src" "$root$src"
+}
+names=()
+for bin in "$@"; do
+    name=$(basename "$bin")
+    # Two binaries with the same name get a numeric suffix.
+    while [ -e "$root/tests/$name" ]; do name="$name.${#names[@]}"; done
+    cp -L "$bin" "$root/tests/$name"
+    names+=("$name")
+    if libs=$(ldd "$bin" 2>/dev/null); then
+        # Lines look like `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)`
+        # or `/lib64/ld-linux-x86-64.so.2 (0x...)` (the dynamic loader).
+        while read -r path; do
+            copy_in "$path"
+        done < <(printf '%s\n' "$libs" | grep -oE '(^|=> )/[^ ]+' | sed 's/^=> //')
+    fi
+    # libtest binaries run one test at a time so their output stays readable.
+    if grep -qa -- '--test-threads' "$bin"; then
+        echo "$name --test-threads=1 ${SKIFF_VM_ARGS:-}" >>"$root/tests/list"
+    else
+        echo "$name" >>"$root/tests/list"
+    fi
+done
+
+# --- /init --------------------------------------------------------------------
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "vm: cannot mount cgroup2"
+for c in cpu io memory pids cpuset hugetlb; do
+    if grep -qw "$c" /sys/fs/cgroup/cgroup.controllers; then
+        echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "vm: cannot enable $c"
+    fi
+done
+echo "vm: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+echo "vm: enabled: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+cd /tmp
+while read -r name args; do
+    echo "vm: running $name $args"
+    # shellcheck disable=SC2086 # args are split on purpose
+    /tests/$name $args
+    echo "VM-RESULT $name exit=$?"
+done </tests/list
+sync
+poweroff -f
+EOF
+chmod 755 "$root/init"
+
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$tmp/initramfs.gz"
+
+# --- boot ---------------------------------------------------------------------
+accel=${SKIFF_VM_ACCEL:-}
+if [ -z "$accel" ]; then
+    # Try KVM for real: qemu with no machine just initialises the accelerator.
+    if [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+        echo quit | timeout 20 qemu-system-x86_64 -machine none -accel kvm -nodefaults \
+            -display none -monitor stdio >/dev/null 2>&1; then
+        accel=kvm
+    else
+        accel=tcg
+    fi
+fi
+case "$accel" in
+kvm) accel_args=(-enable-kvm -cpu host) ;;
+tcg) accel_args=(-accel tcg -cpu max) ;;
+*)
+    echo "$0: SKIFF_VM_ACCEL must be kvm or tcg, not $accel" >&2
+    exit 2
+    ;;
+esac
+
+cmdline="console=ttyS0 panic=-1 quiet systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
+echo "vm: booting $kernel ($accel, initramfs $(du -h "$tmp/initramfs.gz" | cut -f1))" >&2
+boot=$(date +%s.%N)
+set +e
+timeout "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" \
+    -m 1024 -smp 2 -nographic -no-reboot -nic none \
+    -kernel "$kernel" -initrd "$tmp/initramfs.gz" -append "$cmdline" \
+    </dev/null 2>&1 | tee "$tmp/console.log"
+qemu_status=${PIPESTATUS[0]}
+set -e
+finished=$(date +%s.%N)
+
+# --- verdict ------------------------------------------------------------------
+results=$(tr -d '\r' <"$tmp/console.log" | grep -E '^VM-RESULT ' || true)
+echo
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
+echo "vm: $accel, initramfs $(secs "$boot" "$started")s, vm $(secs "$finished" "$boot")s," \
+    "total $(secs "$finished" "$started")s"
+if [ "$qemu_status" = 124 ]; then
+    echo "vm: FAILED: timed out after ${timeout_s}s" >&2
+    exit 1
+fi
+if [ -z "$results" ]; then
+    echo "vm: FAILED: no VM-RESULT lines (qemu exit $qemu_status)" >&2
+    exit 1
+fi
+echo "$results"
+failed=0
+for name in "${names[@]}"; do
+    if ! grep -qx "VM-RESULT $name exit=0" <<<"$results"; then
+        echo "vm: FAILED: $name" >&2
+        failed=1
+    fi
+done
+exit "$failed"
