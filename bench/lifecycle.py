@@ -53,7 +53,7 @@ def main():
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     work = tempfile.mkdtemp(prefix="skiff-bench-")
     try:
-        runtimes = [shutil.which(r) or os.path.abspath(r) for r in args.runtimes]
+        runtimes = [os.path.abspath(r) if os.sep in r else shutil.which(r) or r for r in args.runtimes]
         setup = {}
         for i, rt in enumerate(runtimes):
             bundle, root = os.path.join(work, f"b{i}"), os.path.join(work, f"r{i}")

@@ -215,3 +215,67 @@ fn no_new_privileges_defeats_setuid() {
         "noNewPrivileges let a setuid binary gain root"
     );
 }
+
+/// A static C program built for the test (busybox cannot make every system call).
+fn compile_probe(dir: &std::path::Path, name: &str, source: &str) -> std::path::PathBuf {
+    let c_file = dir.join(format!("{name}.c"));
+    fs::write(&c_file, source).expect("write probe source");
+    let out_file = dir.join(name);
+    let cc = std::process::Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&out_file)
+        .arg(&c_file)
+        .output()
+        .expect("run gcc");
+    assert_ok(&cc, "gcc -static");
+    out_file
+}
+
+const CLONE3_PROBE: &str = "#include <errno.h>\n#include <stdio.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n\
+int main(void){long r=syscall(435, 0, 0); printf(\"%ld %d\\n\", r, r < 0 ? errno : 0); return 0;}\n";
+
+/// Docker's defaults: with the default profile, mount is refused even to a
+/// process holding CAP_SYS_ADMIN, clone3 answers ENOSYS, and a profile made
+/// for CAP_SYS_ADMIN lets mount through.
+#[test]
+fn default_seccomp_profile_is_equal_in_effect() {
+    use skiff_runtime::security_defaults as d;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probe = compile_probe(dir.path(), "clone3", CLONE3_PROBE);
+    let run = |name: &str, profile_caps: &[&str]| {
+        let bundle = Bundle::new();
+        fs::copy(&probe, bundle.rootfs().join("bin/clone3")).expect("copy probe");
+        let mut caps: Vec<&str> = d::CAPABILITIES.to_vec();
+        caps.push("CAP_SYS_ADMIN");
+        let profile = serde_json::to_value(d::seccomp(profile_caps)).unwrap();
+        let bundle = bundle.capabilities(&caps).edit(|v| {
+            v["linux"]["seccomp"] = profile;
+            v["linux"]["maskedPaths"] = serde_json::json!(d::MASKED_PATHS);
+            v["linux"]["readonlyPaths"] = serde_json::json!(d::READONLY_PATHS);
+            v["process"]["noNewPrivileges"] = serde_json::json!(false);
+        });
+        sh_output(
+            name,
+            bundle,
+            "mount -t tmpfs none /tmp 2>&1; echo mount=$?; /bin/clone3",
+        )
+    };
+    let plain = run("seccomp-default", &d::CAPABILITIES);
+    assert!(
+        !plain.contains("mount=0"),
+        "mount got through the default profile: {plain}"
+    );
+    assert!(
+        plain.contains("permission denied") || plain.contains("not permitted"),
+        "{plain}"
+    );
+    assert!(
+        plain.trim_end().ends_with("-1 38"),
+        "clone3 did not answer ENOSYS: {plain}"
+    );
+    let mut admin: Vec<&str> = d::CAPABILITIES.to_vec();
+    admin.push("CAP_SYS_ADMIN");
+    let with_admin = run("seccomp-admin", &admin);
+    assert!(with_admin.contains("mount=0"), "{with_admin}");
+    assert!(!with_admin.trim_end().ends_with("-1 38"), "{with_admin}");
+}

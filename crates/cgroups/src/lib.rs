@@ -19,6 +19,8 @@ mod path;
 mod v1;
 mod v1_resources;
 mod v2;
+#[cfg(test)]
+mod v2_host_tests;
 mod v2_resources;
 
 /// Errors from cgroup operations; each names the file or directory involved.

@@ -172,9 +172,10 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
 /// Serve init until it is ready: run the runtime's hooks when asked.
 fn wait_ready(chan: &Channel, spec: &Spec, state: &State) -> Result<()> {
     loop {
-        match chan.recv()? {
-            Msg::Ready => return Ok(()),
-            Msg::RunHooks => {
+        match chan.recv_with_fd()? {
+            (Msg::Ready, _) => return Ok(()),
+            (Msg::SeccompFd, Some(fd)) => forward_seccomp_fd(spec, fd, state.pid, state)?,
+            (Msg::RunHooks, _) => {
                 let json = state.oci_json().to_string();
                 let h = spec.hooks().as_ref();
                 let r = hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &json)
@@ -188,10 +189,18 @@ fn wait_ready(chan: &Channel, spec: &Spec, state: &State) -> Result<()> {
                 }
                 chan.send(&Msg::HooksDone(json))?;
             }
-            Msg::Error(e) => return Err(Error::Init(e)),
-            other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            (Msg::Error(e), _) => return Err(Error::Init(e)),
+            (other, _) => return Err(Error::Init(format!("unexpected message {other:?}"))),
         }
     }
+}
+
+/// Hand a seccomp listener descriptor from the container to the agent at `listenerPath`.
+pub fn forward_seccomp_fd(spec: &Spec, fd: OwnedFd, pid: i32, state: &State) -> Result<()> {
+    let filter = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let filter =
+        filter.ok_or_else(|| Error::Init("a seccomp descriptor came without a profile".into()))?;
+    crate::seccomp::send_notify_fd(filter, fd, pid, &state.oci_json())
 }
 
 fn make_fifo(dir: &Path) -> Result<OwnedFd> {

@@ -153,6 +153,8 @@ pub fn exec(store: &Store, id: &str, process: &Process, opts: &ExecOptions) -> R
         }
     }
     let cg = cgroup::open(&state.cgroup_path)?;
+    let spec = container_spec(store, id)?;
+    let filter = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let console_fd = match (process.terminal() == Some(true), &opts.console_socket) {
         (true, Some(fd)) => Some(fd.as_raw_fd()),
         (true, None) => return Err(Error::Usage("a terminal needs a console socket".into())),
@@ -161,7 +163,7 @@ pub fn exec(store: &Store, id: &str, process: &Process, opts: &ExecOptions) -> R
     let (parent, child) = sync::pair()?;
     let init_pid = state.pid;
     let run = || -> i32 {
-        let r = run_in_container(process, &child, console_fd, opts.preserve_fds);
+        let r = run_in_container(process, &child, console_fd, opts.preserve_fds, filter);
         let Err(e) = r;
         if child.send(&Msg::Error(e.to_string())).is_err() {
             eprintln!("exec: {e}");
@@ -192,7 +194,16 @@ pub fn exec(store: &Store, id: &str, process: &Process, opts: &ExecOptions) -> R
         return Err(e.into());
     }
     parent.send(&Msg::Go)?;
-    parent.expect(Msg::Ready)?;
+    loop {
+        match parent.recv_with_fd()? {
+            (Msg::Ready, _) => break,
+            (Msg::SeccompFd, Some(fd)) => {
+                crate::container::forward_seccomp_fd(&spec, fd, pid.as_raw(), &state)?
+            }
+            (Msg::Error(e), _) => return Err(Error::Init(e)),
+            (other, _) => return Err(Error::Init(format!("unexpected {other:?}"))),
+        }
+    }
     if let Some(p) = &opts.pid_file {
         crate::container::write_pid_file(p, pid.as_raw())?;
     }
@@ -204,6 +215,7 @@ fn run_in_container(
     chan: &Channel,
     console: Option<i32>,
     preserve_fds: i32,
+    filter: Option<&oci_spec::runtime::LinuxSeccomp>,
 ) -> Result<std::convert::Infallible> {
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
@@ -215,7 +227,8 @@ fn run_in_container(
     let prepared = process::prepare(process, &[])?;
     process::set_rlimits(process)?;
     process::enter_cwd(process)?;
-    process::finalize(process, preserve_fds)?;
+    let filter = crate::init::load_notify_filter(filter, chan)?;
+    process::finalize(process, preserve_fds, filter)?;
     chan.send(&Msg::Ready)?;
     process::exec(&prepared)
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::SigSet;
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxSeccomp, Spec};
 
 use crate::console;
 use crate::error::{Context, Result};
@@ -17,6 +17,7 @@ use crate::namespaces::Plan;
 use crate::process;
 use crate::process_attrs;
 use crate::rootfs::{self, Setup};
+use crate::seccomp;
 use crate::sync::{Channel, Msg};
 
 /// Everything init needs, prepared by the runtime before the clone.
@@ -92,6 +93,8 @@ impl Init<'_> {
         }
         let prepared = process::prepare(process, self.extra_env)?;
         process::enter_cwd(process)?;
+        let linux = self.spec.linux().as_ref();
+        let filter = load_notify_filter(linux.and_then(|l| l.seccomp().as_ref()), self.chan)?;
         self.chan.send(&Msg::Ready)?;
         if let Some(fifo) = self.fifo {
             wait_for_start(fifo)?;
@@ -101,9 +104,8 @@ impl Init<'_> {
             h.and_then(|h| h.start_container().as_ref()),
             &state,
         )?;
-        let linux = self.spec.linux().as_ref();
         process_attrs::set_personality(linux.and_then(|l| l.personality().as_ref()))?;
-        process::finalize(process, self.preserve_fds)?;
+        process::finalize(process, self.preserve_fds, filter)?;
         process::exec(&prepared)
     }
 
@@ -159,6 +161,24 @@ impl Init<'_> {
             Msg::Error(e) => Err(crate::error::Error::Hook(e)),
             other => Err(crate::error::Error::Init(format!("unexpected {other:?}"))),
         }
+    }
+}
+
+/// A filter that hands system calls to a seccomp agent is loaded now, while
+/// the runtime waits, and its descriptor sent to the runtime for the agent.
+/// Returns the filter still to load (in `finalize`), if any.
+pub fn load_notify_filter<'a>(
+    filter: Option<&'a LinuxSeccomp>,
+    chan: &Channel,
+) -> Result<Option<&'a LinuxSeccomp>> {
+    match filter {
+        Some(f) if seccomp::uses_notify(f) => {
+            if let Some(fd) = seccomp::load(f)? {
+                chan.send_with_fd(&Msg::SeccompFd, &fd)?;
+            }
+            Ok(None)
+        }
+        other => Ok(other),
     }
 }
 

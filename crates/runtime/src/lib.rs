@@ -24,6 +24,7 @@ pub mod process;
 pub mod process_attrs;
 pub mod resolve;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security_defaults;
 pub mod signals;
 pub mod spawn;
@@ -31,5 +32,6 @@ pub mod spec;
 pub mod state;
 pub mod sync;
 pub mod timestamp;
+pub mod update;
 
 pub use error::{Error, Result};

@@ -9,11 +9,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{PosixRlimitType, Process};
+use oci_spec::runtime::{LinuxSeccomp, PosixRlimitType, Process};
 
 use crate::capabilities::Sets;
 use crate::error::{Context, Error, Result};
 use crate::process_attrs;
+use crate::seccomp;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -91,14 +92,25 @@ fn check_executable(p: &Path) -> Result<()> {
 /// scheduling attributes and LSM labels while privileged, no_new_privs, then
 /// the identity and capabilities, the working directory as that user, and
 /// close-on-exec for every descriptor the process does not keep.
-pub fn finalize(process: &Process, preserve_fds: i32) -> Result<()> {
+///
+/// A seccomp filter goes on last when no_new_privs is set; otherwise the kernel
+/// wants CAP_SYS_ADMIN for it, so it goes on before the capabilities are dropped.
+pub fn finalize(process: &Process, preserve_fds: i32, filter: Option<&LinuxSeccomp>) -> Result<()> {
+    let nnp = process.no_new_privileges() == Some(true);
     process_attrs::set_scheduler(process)?;
     process_attrs::set_io_priority(process)?;
     set_lsm_labels(process)?;
     set_no_new_privs(process)?;
+    if let Some(f) = filter.filter(|_| !nnp) {
+        seccomp::load(f)?;
+    }
     set_identity(process)?;
     enter_cwd(process)?;
-    keep_fds(preserve_fds)
+    keep_fds(preserve_fds)?;
+    if let Some(f) = filter.filter(|_| nnp) {
+        seccomp::load(f)?;
+    }
+    Ok(())
 }
 
 /// Apply `process.rlimits`.

@@ -65,7 +65,8 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     refuse_unsupported(spec)
 }
 
-/// Fields this runtime does not apply are refused rather than ignored.
+/// Fields this runtime does not apply are refused rather than ignored; a
+/// seccomp profile is checked in full.
 fn refuse_unsupported(spec: &Spec) -> Result<()> {
     let refuse = |field: &str| {
         Err(Error::Spec(format!(
@@ -73,8 +74,8 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         )))
     };
     if let Some(l) = spec.linux().as_ref() {
-        if l.seccomp().is_some() {
-            return refuse("linux.seccomp");
+        if let Some(s) = l.seccomp() {
+            crate::seccomp::validate(s)?;
         }
         if l.intel_rdt().is_some() {
             return refuse("linux.intelRdt");

@@ -1,9 +1,13 @@
 //! The channel between the runtime and the container's init while it is set
 //! up: a SOCK_SEQPACKET socket pair carrying one small JSON message per packet.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
@@ -21,6 +25,8 @@ pub enum Msg {
     HooksDone(String),
     /// Init to runtime: set up, waiting for `start` (or, for exec, about to exec).
     Ready,
+    /// Init to runtime: the seccomp listener descriptor is attached.
+    SeccompFd,
     /// Either side: a failure, with its message.
     Error(String),
 }
@@ -51,13 +57,56 @@ impl Channel {
         Ok(())
     }
 
+    /// Send one message with a descriptor attached (SCM_RIGHTS).
+    pub fn send_with_fd(&self, msg: &Msg, fd: &OwnedFd) -> Result<()> {
+        let data = serde_json::to_vec(msg).expect("messages serialise");
+        let iov = [IoSlice::new(&data)];
+        let fds = [fd.as_raw_fd()];
+        sendmsg::<()>(
+            self.raw(),
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )
+        .ctx(|| "send a descriptor on the init channel".to_string())?;
+        Ok(())
+    }
+
     /// Receive one message; the other side closing is an error.
     pub fn recv(&self) -> Result<Msg> {
+        self.recv_with_fd().map(|(m, _)| m)
+    }
+
+    /// Receive one message and the descriptor attached to it, if any.
+    pub fn recv_with_fd(&self) -> Result<(Msg, Option<OwnedFd>)> {
         let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.raw(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.ctx(|| "read from the init channel".to_string())?,
+                r => {
+                    let msg = r.ctx(|| "read from the init channel".to_string())?;
+                    let fd = msg
+                        .cmsgs()
+                        .ok()
+                        .into_iter()
+                        .flatten()
+                        .find_map(|c| match c {
+                            // SAFETY: SCM_RIGHTS gave us a new descriptor that nothing else owns.
+                            ControlMessageOwned::ScmRights(fds) => {
+                                fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) })
+                            }
+                            _ => None,
+                        });
+                    break (msg.bytes, fd);
+                }
             }
         };
         if n == 0 {
@@ -65,8 +114,9 @@ impl Channel {
                 "the container's init process exited before it was ready".into(),
             ));
         }
-        serde_json::from_slice(&buf[..n])
-            .map_err(|e| Error::Init(format!("bad message on the init channel: {e}")))
+        let msg = serde_json::from_slice(&buf[..n])
+            .map_err(|e| Error::Init(format!("bad message on the init channel: {e}")))?;
+        Ok((msg, fd))
     }
 
     /// Receive a message and turn a reported failure into an error.

@@ -139,6 +139,54 @@ pub enum Command {
     },
     /// Print what this runtime supports, as JSON.
     Features,
+    /// Change a container's resource limits.
+    Update(UpdateArgs),
+}
+
+/// Flags of `update`.
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// The container id.
+    pub id: String,
+    /// Resources as JSON (`linux.resources` of the spec), from a file or `-` for stdin.
+    #[arg(long, short)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with k, m, g).
+    #[arg(long, short)]
+    pub memory: Option<String>,
+    /// Memory soft limit.
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited).
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// CPU shares.
+    #[arg(long)]
+    pub cpu_share: Option<u64>,
+    /// CFS quota in microseconds.
+    #[arg(long)]
+    pub cpu_quota: Option<i64>,
+    /// CFS period in microseconds.
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// Real-time runtime in microseconds.
+    #[arg(long)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Real-time period in microseconds.
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// CPUs to use (e.g. 0-3,5).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes.
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
 }
 
 /// Flags of `create` and `run`.

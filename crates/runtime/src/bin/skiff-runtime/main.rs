@@ -16,7 +16,7 @@ use skiff_runtime::exec::{self, ExecOptions, ProcessFlags};
 use skiff_runtime::state::{Status, Store};
 use skiff_runtime::{console, default_spec, features, log, signals};
 
-use cli::{Cli, Command, CreateArgs, ExecArgs, Format, LogFormat};
+use cli::{Cli, Command, CreateArgs, ExecArgs, Format, LogFormat, UpdateArgs};
 
 fn main() {
     let cli = Cli::parse();
@@ -90,6 +90,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             container::set_paused(&store, id, false)?;
             Ok(0)
         }
+        Command::Update(a) => update(&store, a),
         Command::Features => {
             println!("{}", serde_json::to_string_pretty(&features::features())?);
             Ok(0)
@@ -354,4 +355,39 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
         })
         .transpose()?;
     Ok((uid, gid))
+}
+
+fn update(store: &Store, a: &UpdateArgs) -> Result<i32> {
+    use skiff_runtime::update::{parse_bytes, parse_resources, Limits};
+    let base = match a.resources.as_deref() {
+        Some(p) if p == Path::new("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("read stdin")?;
+            Some(parse_resources(&text)?)
+        }
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?;
+            Some(parse_resources(&text)?)
+        }
+        None => None,
+    };
+    let bytes = |s: &Option<String>| s.as_deref().map(parse_bytes).transpose();
+    let limits = Limits {
+        memory: bytes(&a.memory)?,
+        memory_reservation: bytes(&a.memory_reservation)?,
+        memory_swap: bytes(&a.memory_swap)?,
+        cpu_shares: a.cpu_share,
+        cpu_quota: a.cpu_quota,
+        cpu_period: a.cpu_period,
+        cpu_rt_runtime: a.cpu_rt_runtime,
+        cpu_rt_period: a.cpu_rt_period,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpuset_mems: a.cpuset_mems.clone(),
+        pids_limit: a.pids_limit,
+        blkio_weight: a.blkio_weight,
+    };
+    skiff_runtime::update::update(store, &a.id, &limits.over(base)?)?;
+    Ok(0)
 }

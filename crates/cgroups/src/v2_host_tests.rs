@@ -1,0 +1,371 @@
+//! Tests of the v2 manager against a real unified hierarchy. They need root and
+//! a host (or VM, see tests/vm/) with only cgroup2 mounted, and pass with a note
+//! elsewhere. Each uses its own `/skiff-v2-test-<pid>-<n>` cgroup, removed even
+//! on failure.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use oci_spec::runtime::{
+    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNetworkBuilder, LinuxPidsBuilder, LinuxResources,
+    LinuxResourcesBuilder,
+};
+
+use crate::mountinfo::Mounts;
+use crate::{open, Cgroup, Error, FreezerState, Layout};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Controllers the tests expect to see enabled when the root offers them.
+const CONTROLLERS: [&str; 6] = ["cpu", "io", "memory", "pids", "cpuset", "hugetlb"];
+
+/// A test cgroup `/skiff-v2-test-<pid>-<n><suffix>` plus the children placed
+/// in it. Drop thaws, SIGKILLs every process left in the cgroup (all started
+/// by the test), reaps the direct children and destroys the top directory.
+struct Guard {
+    top: Box<dyn Cgroup>,
+    cgroup: Box<dyn Cgroup>,
+    mount: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Guard {
+    /// None (after a note) unless this is root on a unified-only host.
+    fn new(suffix: &str) -> Option<Self> {
+        match crate::detect() {
+            Ok(Layout::Unified) => {}
+            other => {
+                eprintln!("skipping: cgroup v2 tests need a unified-only host, this is {other:?}");
+                return None;
+            }
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipping: cgroup v2 tests need root");
+            return None;
+        }
+        let mount = Mounts::read()
+            .expect("mountinfo")
+            .unified
+            .expect("cgroup2 mount");
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let top = format!("/skiff-v2-test-{}-{n}", std::process::id());
+        Some(Self {
+            cgroup: open(Path::new(&format!("{top}{suffix}"))).expect("open"),
+            top: open(Path::new(&top)).expect("open"),
+            mount,
+            children: Vec::new(),
+        })
+    }
+
+    /// The directory of the cgroup (or of the root for `/`) on the mount.
+    fn dir_of(&self, cgroup: &Path) -> PathBuf {
+        self.mount.join(cgroup.strip_prefix("/").expect("absolute"))
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.dir_of(self.cgroup.path())
+    }
+
+    fn spawn(&mut self, command: &mut Command) -> i32 {
+        let child = command.spawn().expect("spawn");
+        let pid = i32::try_from(child.id()).expect("pid fits i32");
+        self.children.push(child);
+        pid
+    }
+
+    /// Stops and reaps the children, so the cgroup can be removed.
+    fn stop_children(&mut self) {
+        for mut child in self.children.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.cgroup.set_freezer(FreezerState::Thawed);
+        // Everything in the test cgroup was started by this test, including
+        // grandchildren the shells left behind.
+        let _ = crate::kill_all(self.top.as_ref(), libc::SIGKILL);
+        self.stop_children();
+        if let Err(e) = self.top.destroy() {
+            eprintln!("cleanup of {}: {e}", self.top.path().display());
+        }
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+fn words(path: &Path) -> Vec<String> {
+    read(path).split_whitespace().map(str::to_owned).collect()
+}
+
+/// The value after `key` in a flat keyed file such as `cgroup.events`.
+fn keyed(path: &Path, key: &str) -> String {
+    let text = read(path);
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {key} in {}: {text:?}", path.display()))
+        .to_owned()
+}
+
+fn sleeper() -> Command {
+    let mut command = Command::new("sleep");
+    command.arg("600");
+    command
+}
+
+#[test]
+fn v2_controllers_resources_freezer_and_destroy() {
+    let Some(mut guard) = Guard::new("/ctr") else {
+        return;
+    };
+    guard.cgroup.create().expect("create");
+    let dir = guard.dir();
+    assert!(dir.is_dir(), "{} missing", dir.display());
+
+    // Every controller the root offers is enabled down to the cgroup: in the
+    // subtree_control of the root and of the intermediate parent.
+    let offered = words(&guard.mount.join("cgroup.controllers"));
+    let wanted: Vec<&str> = CONTROLLERS
+        .into_iter()
+        .filter(|c| offered.iter().any(|o| o == c))
+        .collect();
+    assert!(wanted.contains(&"pids") && wanted.contains(&"memory"));
+    let parent = guard.dir_of(guard.top.path());
+    for ancestor in [guard.mount.clone(), parent] {
+        let enabled = words(&ancestor.join("cgroup.subtree_control"));
+        for c in &wanted {
+            assert!(
+                enabled.iter().any(|e| e == c),
+                "{c} not enabled in {}: {enabled:?}",
+                ancestor.display()
+            );
+        }
+    }
+    let available = words(&dir.join("cgroup.controllers"));
+    for c in &wanted {
+        assert!(
+            available.iter().any(|a| a == c),
+            "{c} missing: {available:?}"
+        );
+    }
+
+    let pid = guard.spawn(&mut sleeper());
+    guard.cgroup.add_process(pid).expect("add_process");
+    assert_eq!(read(&dir.join("cgroup.procs")), pid.to_string());
+    assert_eq!(guard.cgroup.pids().expect("pids"), vec![pid]);
+    assert_eq!(guard.top.pids().expect("pids of parent"), vec![pid]);
+
+    let resources = LinuxResourcesBuilder::default()
+        .pids(LinuxPidsBuilder::default().limit(5).build().unwrap())
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(32 * 1024 * 1024)
+                .build()
+                .unwrap(),
+        )
+        .cpu(
+            LinuxCpuBuilder::default()
+                .shares(1024u64)
+                .quota(50_000i64)
+                .period(100_000u64)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    guard.cgroup.apply(&resources).expect("apply");
+    assert_eq!(read(&dir.join("pids.max")), "5");
+    assert_eq!(read(&dir.join("memory.max")), "33554432");
+    let weight = crate::convert::shares_to_weight(1024);
+    assert_eq!(weight, 39, "runc maps 1024 shares to weight 39");
+    assert_eq!(read(&dir.join("cpu.weight")), weight.to_string());
+    assert_eq!(read(&dir.join("cpu.max")), "50000 100000");
+
+    // A period on its own keeps the quota; a quota of -1 lifts it.
+    let period_only = LinuxResourcesBuilder::default()
+        .cpu(
+            LinuxCpuBuilder::default()
+                .period(200_000u64)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    guard.cgroup.apply(&period_only).expect("apply period");
+    assert_eq!(read(&dir.join("cpu.max")), "50000 200000");
+    let unlimited = LinuxResourcesBuilder::default()
+        .cpu(LinuxCpuBuilder::default().quota(-1i64).build().unwrap())
+        .build()
+        .unwrap();
+    guard
+        .cgroup
+        .apply(&unlimited)
+        .expect("apply unlimited quota");
+    assert_eq!(read(&dir.join("cpu.max")), "max 200000");
+
+    let events = dir.join("cgroup.events");
+    assert_eq!(guard.cgroup.freezer().unwrap(), FreezerState::Thawed);
+    assert_eq!(keyed(&events, "populated"), "1");
+    guard
+        .cgroup
+        .set_freezer(FreezerState::Frozen)
+        .expect("freeze");
+    assert_eq!(read(&dir.join("cgroup.freeze")), "1");
+    assert_eq!(keyed(&events, "frozen"), "1");
+    assert_eq!(guard.cgroup.freezer().unwrap(), FreezerState::Frozen);
+    guard
+        .cgroup
+        .set_freezer(FreezerState::Thawed)
+        .expect("thaw");
+    assert_eq!(read(&dir.join("cgroup.freeze")), "0");
+    assert_eq!(keyed(&events, "frozen"), "0");
+    assert_eq!(guard.cgroup.freezer().unwrap(), FreezerState::Thawed);
+    assert_eq!(guard.cgroup.pids().expect("pids after thaw"), vec![pid]);
+
+    guard.stop_children();
+    guard.cgroup.destroy().expect("destroy");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    guard.top.destroy().expect("destroy parent");
+    assert!(!guard.dir_of(guard.top.path()).exists());
+    guard.cgroup.destroy().expect("destroying twice is fine");
+}
+
+#[test]
+fn v2_pids_limit_stops_forks() {
+    let Some(mut guard) = Guard::new("") else {
+        return;
+    };
+    guard.cgroup.create().expect("create");
+    let dir = guard.dir();
+    let resources = LinuxResourcesBuilder::default()
+        .pids(LinuxPidsBuilder::default().limit(3).build().unwrap())
+        .build()
+        .unwrap();
+    guard.cgroup.apply(&resources).expect("apply");
+    assert_eq!(read(&dir.join("pids.max")), "3");
+
+    // The shell waits for a line on stdin (read is a builtin: no fork) so it
+    // is in the cgroup before it forks; then it tries to start ten sleeps,
+    // printing a line for each one that started.
+    let script = r#"read go
+i=0
+while [ $i -lt 10 ]; do
+    sleep 5 >/dev/null 2>&1 &
+    echo "started $!"
+    i=$((i + 1))
+done
+echo done"#;
+    let mut shell = Command::new("sh");
+    shell
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let pid = guard.spawn(&mut shell);
+    guard.cgroup.add_process(pid).expect("add shell");
+    let child = guard.children.last_mut().expect("shell");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "go").expect("start the shell");
+    drop(stdin);
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let lines: Vec<String> = stdout.lines().map(|l| l.expect("read")).collect();
+    let status = child.wait().expect("reap shell");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    let started = lines.iter().filter(|l| l.starts_with("started")).count();
+    eprintln!("shell {status}: {started} of 10 started; stderr {stderr:?}");
+    assert!(
+        started < 10,
+        "pids.max 3 let {started} forks through: {lines:?}"
+    );
+    let failures: u64 = keyed(&dir.join("pids.events"), "max")
+        .parse()
+        .expect("pids.events max");
+    assert!(failures > 0, "pids.events records no refused fork");
+    let current: u64 = read(&dir.join("pids.current"))
+        .parse()
+        .expect("pids.current");
+    assert!(current <= 3, "pids.current {current} over the limit");
+}
+
+#[test]
+fn v2_unified_keys_and_unsupported_settings() {
+    let Some(guard) = Guard::new("") else {
+        return;
+    };
+    guard.cgroup.create().expect("create");
+    let dir = guard.dir();
+
+    let mut resources = LinuxResources::default();
+    resources.set_unified(Some(
+        [
+            ("memory.high".to_owned(), "16777216".to_owned()),
+            ("pids.max".to_owned(), "7".to_owned()),
+        ]
+        .into(),
+    ));
+    guard.cgroup.apply(&resources).expect("apply unified");
+    assert_eq!(read(&dir.join("memory.high")), "16777216");
+    assert_eq!(read(&dir.join("pids.max")), "7");
+
+    let bad = LinuxResourcesBuilder::default()
+        .network(
+            LinuxNetworkBuilder::default()
+                .class_id(7u32)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert!(matches!(
+        guard.cgroup.apply(&bad),
+        Err(Error::Unsupported(_))
+    ));
+
+    let cpus = LinuxResourcesBuilder::default()
+        .cpu(
+            LinuxCpuBuilder::default()
+                .cpus("0")
+                .mems("0")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    guard.cgroup.apply(&cpus).expect("apply cpuset");
+    assert_eq!(read(&dir.join("cpuset.cpus")), "0");
+    assert_eq!(read(&dir.join("cpuset.mems")), "0");
+}
+
+#[test]
+fn v2_kill_all_reaches_nested_cgroups() {
+    let Some(mut guard) = Guard::new("") else {
+        return;
+    };
+    guard.cgroup.create().expect("create");
+    let inner = open(&guard.cgroup.path().join("inner")).expect("open inner");
+    inner.create().expect("create inner");
+    let pid = guard.spawn(&mut sleeper());
+    inner.add_process(pid).expect("add to inner");
+    assert_eq!(guard.cgroup.pids().expect("pids"), vec![pid]);
+    crate::kill_all(guard.cgroup.as_ref(), libc::SIGKILL).expect("kill_all");
+    for child in &mut guard.children {
+        assert!(!child.wait().expect("reap").success());
+    }
+    guard.children.clear();
+    assert_eq!(guard.cgroup.freezer().unwrap(), FreezerState::Thawed);
+    guard.cgroup.destroy().expect("destroy");
+    assert!(!guard.dir().exists());
+}

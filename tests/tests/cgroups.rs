@@ -1,0 +1,134 @@
+//! Resource limits: written to the container's cgroup, enforced by the kernel,
+//! and changed in place with `update`.
+
+use skiff_e2e::{assert_ok, text, Bundle, Container, Runtime};
+use std::fs;
+use std::io::Write;
+use std::process::Stdio;
+
+/// The container's directory in a v1 controller hierarchy of this host.
+fn v1_dir(c: &Container, controller: &str) -> String {
+    format!("/sys/fs/cgroup/{controller}{}", c.cgroup_path())
+}
+
+fn in_own_cgroup(c: &Container, bundle: Bundle) -> Bundle {
+    bundle.cgroups_path(&c.cgroup_path())
+}
+
+#[test]
+fn pids_limit_stops_forks() {
+    let rt = Runtime::new();
+    let c = rt.container("pids-limit");
+    let bundle = in_own_cgroup(&c, Bundle::new())
+        .edit(|v| v["linux"]["resources"]["pids"] = serde_json::json!({"limit": 5}))
+        .args(&["sh", "-c", "n=0; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & n=$((n+1)); done 2>/dev/null; echo started; kill $(jobs -p) 2>/dev/null; true"]);
+    let out = c.run(&bundle);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("fork")
+            || stderr.contains("Resource temporarily unavailable")
+            || !out.status.success(),
+        "ten forks succeeded under pids.max 5: {stderr}"
+    );
+    c.assert_nothing_left(None);
+}
+
+#[test]
+fn memory_limit_oom_kills_a_hog() {
+    let rt = Runtime::new();
+    let c = rt.container("memory-limit");
+    let mib = 16 << 20;
+    let bundle = in_own_cgroup(&c, Bundle::new())
+        .edit(|v| {
+            v["linux"]["resources"]["memory"] = serde_json::json!({"limit": mib, "swap": mib})
+        })
+        .args(&[
+            "sh",
+            "-c",
+            "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+        ]);
+    let out = c.run(&bundle);
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    c.assert_nothing_left(None);
+}
+
+#[test]
+fn device_rule_blocks_access() {
+    let rt = Runtime::new();
+    let c = rt.container("device-deny");
+    let bundle = Bundle::new();
+    let node = std::ffi::CString::new(bundle.rootfs().join("kmsg").to_str().unwrap()).unwrap();
+    // SAFETY: mknod with a valid path; the node is in the test's own rootfs.
+    let made = unsafe { libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) };
+    assert_eq!(made, 0, "mknod in the rootfs");
+    let bundle = in_own_cgroup(&c, bundle)
+        .edit(|v| {
+            v["linux"]["resources"]["devices"] =
+                serde_json::json!([{"allow": false, "access": "rwm"}]);
+        })
+        .args(&[
+            "sh",
+            "-c",
+            "echo ok > /dev/null; echo null=$?; head -c1 /kmsg; echo kmsg=$?",
+        ]);
+    let out = c.run(&bundle);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("null=0"), "/dev/null was denied: {stdout}");
+    assert!(
+        stdout.contains("kmsg=1"),
+        "a denied device was readable: {stdout} {}",
+        text(&out.stderr)
+    );
+    c.assert_nothing_left(None);
+}
+
+#[test]
+fn update_changes_limits_in_place() {
+    let rt = Runtime::new();
+    let c = rt.container("update");
+    let bundle = in_own_cgroup(&c, Bundle::new().args(&["sleep", "100"]));
+    c.start_running(&bundle);
+    assert_ok(
+        &rt.cli(&["update", "--pids-limit", "7", "--memory", "64m", c.id()]),
+        "update",
+    );
+    let read =
+        |ctl: &str, file: &str| fs::read_to_string(format!("{}/{file}", v1_dir(&c, ctl))).unwrap();
+    assert_eq!(read("pids", "pids.max").trim(), "7");
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes").trim(),
+        (64u64 << 20).to_string()
+    );
+
+    let mut child = rt
+        .command(&["update", "--resources", "-", c.id()])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn update");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"pids":{"limit":9},"cpu":{"shares":512}}"#)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "update --resources -");
+    assert_eq!(read("pids", "pids.max").trim(), "9");
+    assert_eq!(read("cpu", "cpu.shares").trim(), "512");
+}
+
+#[test]
+fn update_refuses_bad_input() {
+    let rt = Runtime::new();
+    let c = rt.container("update-bad");
+    let bundle = in_own_cgroup(&c, Bundle::new().args(&["sleep", "100"]));
+    c.start_running(&bundle);
+    let out = rt.cli(&["update", "--memory", "lots", c.id()]);
+    assert!(!out.status.success());
+    let out = rt.cli(&["update", "--pids-limit", "5", "no-such-container"]);
+    assert!(!out.status.success());
+}
