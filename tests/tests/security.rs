@@ -181,17 +181,11 @@ fn exec_cap_leaves_inheritable_empty() {
 #[test]
 fn no_new_privileges_defeats_setuid() {
     let src = tempfile::tempdir().expect("tempdir");
-    let c_file = src.path().join("euid.c");
-    fs::write(&c_file, "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"%d\\n\", (int)geteuid());return 0;}\n")
-        .expect("write probe");
-    let probe = src.path().join("euid");
-    let cc = std::process::Command::new("gcc")
-        .args(["-static", "-O1", "-o"])
-        .arg(&probe)
-        .arg(&c_file)
-        .output()
-        .expect("run gcc");
-    assert_ok(&cc, "gcc -static");
+    let probe = compile_probe(
+        src.path(),
+        "euid",
+        "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"%d\\n\", (int)geteuid());return 0;}\n",
+    );
     let euid = |nnp: bool| {
         let bundle = Bundle::new();
         let suid = bundle.rootfs().join("bin/euid");

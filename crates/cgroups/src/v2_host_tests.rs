@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNetworkBuilder, LinuxPidsBuilder, LinuxResources,
-    LinuxResourcesBuilder,
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxHugepageLimitBuilder, LinuxMemoryBuilder,
+    LinuxNetworkBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 
 use crate::mountinfo::Mounts;
@@ -368,4 +368,87 @@ fn v2_kill_all_reaches_nested_cgroups() {
     assert_eq!(guard.cgroup.freezer().unwrap(), FreezerState::Thawed);
     guard.cgroup.destroy().expect("destroy");
     assert!(!guard.dir().exists());
+}
+
+#[test]
+fn v2_memory_swap_hugetlb_io_and_cpu_extras() {
+    let Some(guard) = Guard::new("") else {
+        return;
+    };
+    guard.cgroup.create().expect("create");
+    let dir = guard.dir();
+
+    let memory = |limit: i64, reservation: i64, swap: i64| {
+        let resources = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(limit)
+                    .reservation(reservation)
+                    .swap(swap)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        guard.cgroup.apply(&resources).expect("apply memory");
+    };
+    memory(64 << 20, 16 << 20, 96 << 20);
+    assert_eq!(read(&dir.join("memory.max")), "67108864");
+    assert_eq!(read(&dir.join("memory.low")), "16777216");
+    // OCI swap counts memory plus swap; memory.swap.max is swap alone.
+    assert_eq!(read(&dir.join("memory.swap.max")), "33554432");
+    memory(-1, -1, -1);
+    assert_eq!(read(&dir.join("memory.max")), "max");
+    assert_eq!(read(&dir.join("memory.low")), "max");
+    assert_eq!(read(&dir.join("memory.swap.max")), "max");
+
+    let mut extras = LinuxResourcesBuilder::default()
+        .cpu(
+            LinuxCpuBuilder::default()
+                .burst(1000u64)
+                .idle(1i64)
+                .build()
+                .unwrap(),
+        )
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(500u16)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    if dir.join("hugetlb.2MB.max").exists() {
+        extras.set_hugepage_limits(Some(vec![LinuxHugepageLimitBuilder::default()
+            .page_size("2MB")
+            .limit(4i64 << 20)
+            .build()
+            .unwrap()]));
+    }
+    guard.cgroup.apply(&extras).expect("apply extras");
+    assert_eq!(read(&dir.join("cpu.max.burst")), "1000");
+    assert_eq!(read(&dir.join("cpu.idle")), "1");
+    let io_weight = crate::convert::blkio_weight_to_io_weight(500);
+    assert_eq!(
+        io_weight, 4950,
+        "runc maps blkio weight 500 to io.weight 4950"
+    );
+    assert_eq!(
+        keyed(&dir.join("io.weight"), "default"),
+        io_weight.to_string()
+    );
+    if dir.join("hugetlb.2MB.max").exists() {
+        assert_eq!(read(&dir.join("hugetlb.2MB.max")), "4194304");
+    }
+
+    let bad = LinuxResourcesBuilder::default()
+        .cpu(LinuxCpuBuilder::default().cpus("9999").build().unwrap())
+        .build()
+        .unwrap();
+    let err = guard.cgroup.apply(&bad).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::Write { .. }) && text.contains("cpuset.cpus") && text.contains("9999"),
+        "{text}"
+    );
 }

@@ -3,15 +3,14 @@
 //! `run` or `exec` without a console socket receives it itself and copies
 //! between its own terminal and the master.
 
-use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use oci_spec::runtime::Box as ConsoleSize;
 
 use crate::error::{Context, Error, Result};
+use crate::fdpass;
 
 nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, libc::winsize);
 
@@ -91,40 +90,15 @@ fn bind_console(peer: &OwnedFd) -> Result<()> {
 
 /// Send `fd` over a unix socket with SCM_RIGHTS, with `name` as the payload.
 pub fn send_fd(socket: RawFd, fd: &OwnedFd, name: &str) -> Result<()> {
-    let fds = [fd.as_raw_fd()];
-    let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(
-        socket,
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .ctx(|| "send the pty master over the console socket".to_string())?;
-    Ok(())
+    fdpass::send(socket, name.as_bytes(), fd)
 }
 
 /// Receive a descriptor sent with SCM_RIGHTS.
 pub fn recv_fd(socket: RawFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        socket,
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ctx(|| "receive the pty master".to_string())?;
-    for c in msg.cmsgs().ctx(|| "read control messages".to_string())? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                // SAFETY: SCM_RIGHTS gave us a new descriptor that nothing else owns.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
-    }
-    Err(Error::Init("the container sent no pty master".into()))
+    fdpass::recv(socket, &mut buf)?
+        .1
+        .ok_or_else(|| Error::Init("the container sent no pty master".into()))
 }
 
 /// Copy the size of our terminal on `from` to the pty `to`.

@@ -13,6 +13,7 @@ pub mod default_syscalls;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod fdpass;
 pub mod features;
 pub mod hooks;
 pub mod idmap;

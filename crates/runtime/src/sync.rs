@@ -1,16 +1,13 @@
 //! The channel between the runtime and the container's init while it is set
 //! up: a SOCK_SEQPACKET socket pair carrying one small JSON message per packet.
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
-};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
+use crate::fdpass;
 
 /// What the runtime and init tell each other.
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
@@ -59,18 +56,11 @@ impl Channel {
 
     /// Send one message with a descriptor attached (SCM_RIGHTS).
     pub fn send_with_fd(&self, msg: &Msg, fd: &OwnedFd) -> Result<()> {
-        let data = serde_json::to_vec(msg).expect("messages serialise");
-        let iov = [IoSlice::new(&data)];
-        let fds = [fd.as_raw_fd()];
-        sendmsg::<()>(
+        fdpass::send(
             self.raw(),
-            &iov,
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::empty(),
-            None,
+            &serde_json::to_vec(msg).expect("messages serialise"),
+            fd,
         )
-        .ctx(|| "send a descriptor on the init channel".to_string())?;
-        Ok(())
     }
 
     /// Receive one message; the other side closing is an error.
@@ -81,34 +71,7 @@ impl Channel {
     /// Receive one message and the descriptor attached to it, if any.
     pub fn recv_with_fd(&self) -> Result<(Msg, Option<OwnedFd>)> {
         let mut buf = vec![0u8; 64 * 1024];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let (n, fd) = loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.raw(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => {
-                    let msg = r.ctx(|| "read from the init channel".to_string())?;
-                    let fd = msg
-                        .cmsgs()
-                        .ok()
-                        .into_iter()
-                        .flatten()
-                        .find_map(|c| match c {
-                            // SAFETY: SCM_RIGHTS gave us a new descriptor that nothing else owns.
-                            ControlMessageOwned::ScmRights(fds) => {
-                                fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) })
-                            }
-                            _ => None,
-                        });
-                    break (msg.bytes, fd);
-                }
-            }
-        };
+        let (n, fd) = fdpass::recv(self.raw(), &mut buf)?;
         if n == 0 {
             return Err(Error::Init(
                 "the container's init process exited before it was ready".into(),
