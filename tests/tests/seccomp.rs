@@ -75,6 +75,27 @@ fn kill_kills_the_thread_with_sigsys() {
 }
 
 #[test]
+fn kill_thread_kills_with_sigsys() {
+    let bundle = allow_except(json!([{"names": ["uname"], "action": "SCMP_ACT_KILL_THREAD"}]))
+        .args(&["uname"]);
+    let out = run_bundle("sec-kill-thread", &bundle);
+    assert_eq!(exit_code(&out), Some(128 + libc::SIGSYS), "{out:?}");
+}
+
+#[test]
+fn trace_without_a_tracer_fails_the_call_with_enosys() {
+    let mut rule = mkdir_rule("SCMP_ACT_TRACE");
+    rule["errnoRet"] = json!(7);
+    let out = sh_output(
+        "sec-trace",
+        allow_except(json!([rule])),
+        "mkdir /tmp/x 2>&1; echo rc=$?; test -d /tmp/x || echo absent",
+    );
+    assert!(out.contains("Function not implemented"), "{out}");
+    assert!(out.contains("absent"), "{out}");
+}
+
+#[test]
 fn trap_sends_a_sigsys_that_can_be_caught() {
     // KILL could not be caught: the shell would die instead of printing.
     let out = sh_output(
