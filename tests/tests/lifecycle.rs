@@ -193,3 +193,32 @@ fn run_detach_returns_with_container_running() {
     assert_ok(&c.delete(), "delete");
     c.assert_nothing_left(Some(pid));
 }
+
+/// A runtime killed with SIGKILL in the middle of `create` leaves a container
+/// that `delete --force` removes completely: state, cgroup and processes.
+#[test]
+fn delete_force_cleans_up_after_a_killed_create() {
+    let rt = Runtime::new();
+    let c = rt.container("killed-create");
+    let marker = tempfile::tempdir().expect("tempdir");
+    let started = marker.path().join("hook-started");
+    let script = format!("touch {}; sleep 2", started.display());
+    let bundle = sleeper().cgroups_path(&c.cgroup_path()).hook(
+        "createRuntime",
+        "/bin/sh",
+        &["sh", "-c", &script],
+        &[],
+    );
+    bundle.write_config();
+    let bundle_arg = bundle.path().to_str().expect("utf-8").to_string();
+    let mut create = rt.spawn(rt.command(&["create", "--bundle", &bundle_arg, c.id()]));
+    skiff_e2e::wait_until("the createRuntime hook to start", || started.exists());
+    create.child.kill().expect("SIGKILL the runtime");
+    let _ = create.child.wait();
+    assert_ok(&c.delete_force(), "delete --force");
+    skiff_e2e::wait_until("the hook to end", || {
+        skiff_e2e::reap_children();
+        skiff_e2e::child_pids().is_empty()
+    });
+    c.assert_nothing_left(None);
+}
