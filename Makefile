@@ -2,7 +2,8 @@
 
 CARGO ?= cargo
 # Debian packages the build, the tests and the demo need beyond Rust, gcc and python3.
-DEBS := busybox-static runc crun iproute2 procps pkg-config libseccomp-dev libc6-dev hyperfine
+DEBS := busybox-static runc crun iproute2 procps pkg-config libseccomp-dev libc6-dev hyperfine \
+	qemu-system-x86 linux-image-amd64 cpio
 
 .PHONY: all deps build lint test demo clean
 
@@ -25,6 +26,7 @@ lint:
 
 test: deps lint build
 	$(CARGO) nextest run --workspace
+	tests/vm/cgroups-v2.sh
 
 demo: deps
 	$(CARGO) build -p skiff-runtime

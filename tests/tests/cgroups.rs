@@ -132,3 +132,85 @@ fn update_refuses_bad_input() {
     let out = rt.cli(&["update", "--pids-limit", "5", "no-such-container"]);
     assert!(!out.status.success());
 }
+
+fn stats_of(rt: &Runtime, c: &Container) -> serde_json::Value {
+    let out = rt.cli(&["events", "--stats", c.id()]);
+    assert_ok(&out, "events --stats");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
+    assert_eq!(v["type"], "stats");
+    v["data"].clone()
+}
+
+#[test]
+fn events_stats_report_usage_and_limits() {
+    let rt = Runtime::new();
+    let c = rt.container("events-stats");
+    let bundle = in_own_cgroup(&c, Bundle::new().args(&["sleep", "100"])).edit(|v| {
+        v["linux"]["resources"]["memory"] = serde_json::json!({"limit": 64 << 20});
+        v["linux"]["resources"]["pids"] = serde_json::json!({"limit": 20});
+    });
+    c.start_running(&bundle);
+    let data = stats_of(&rt, &c);
+    assert_eq!(data["memory"]["usage"]["limit"], 64u64 << 20, "{data}");
+    assert!(
+        data["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{data}"
+    );
+    assert_eq!(data["pids"]["current"], 1, "{data}");
+    assert_eq!(data["pids"]["limit"], 20, "{data}");
+    assert!(
+        data["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{data}"
+    );
+}
+
+#[test]
+fn cpu_quota_throttles_a_busy_loop() {
+    let rt = Runtime::new();
+    let c = rt.container("cpu-quota");
+    let bundle = in_own_cgroup(&c, Bundle::new())
+        .edit(|v| {
+            v["linux"]["resources"]["cpu"] = serde_json::json!({"quota": 10000, "period": 100000})
+        })
+        .args(&["sh", "-c", "while true; do :; done"]);
+    c.start_running(&bundle);
+    skiff_e2e::wait_until("the quota to throttle the loop", || {
+        stats_of(&rt, &c)["cpu"]["throttling"]["throttled_periods"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 3
+    });
+    let data = stats_of(&rt, &c);
+    let usage = data["cpu"]["usage"]["total"].as_u64().unwrap();
+    let periods = data["cpu"]["throttling"]["periods"].as_u64().unwrap();
+    // 10 ms of CPU per 100 ms period, with slack for the period in progress.
+    assert!(
+        usage <= (periods + 2) * 12_000_000,
+        "used {usage} ns in {periods} periods"
+    );
+}
+
+#[test]
+fn oom_kill_shows_in_events() {
+    let rt = Runtime::new();
+    let c = rt.container("events-oom");
+    let mib = 16 << 20;
+    let bundle = in_own_cgroup(&c, Bundle::new())
+        .edit(|v| {
+            v["linux"]["resources"]["memory"] = serde_json::json!({"limit": mib, "swap": mib})
+        })
+        .args(&[
+            "sh",
+            "-c",
+            "sleep 1; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+        ]);
+    c.start_running(&bundle);
+    let events = rt.output(rt.command(&["events", "--interval", "100ms", c.id()]));
+    assert_ok(&events, "events");
+    let lines = text(&events.stdout);
+    assert!(
+        lines.lines().any(|l| l.contains(r#""type":"oom""#)),
+        "no oom event in: {lines}"
+    );
+    c.wait_status("stopped");
+}

@@ -167,6 +167,7 @@ for c in cpu io memory pids cpuset hugetlb; do
         echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "vm: cannot enable $c"
     fi
 done
+printf "\n"
 echo "vm: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "vm: enabled: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 cd /tmp

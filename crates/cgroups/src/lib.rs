@@ -16,12 +16,20 @@ mod fsutil;
 mod host_tests;
 mod mountinfo;
 mod path;
+mod stats;
 mod v1;
 mod v1_resources;
+mod v1_stats;
 mod v2;
 #[cfg(test)]
 mod v2_host_tests;
 mod v2_resources;
+mod v2_stats;
+
+pub use stats::{
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats,
+    Stats, Throttling,
+};
 
 /// Errors from cgroup operations; each names the file or directory involved.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +105,8 @@ pub trait Cgroup {
     fn freezer(&self) -> Result<FreezerState>;
     /// Remove the cgroup and every cgroup below it; a cgroup that does not exist is fine.
     fn destroy(&self) -> Result<()>;
+    /// Usage statistics; counters the host lacks read as zero.
+    fn stats(&self) -> Stats;
 }
 
 /// Detect the host's layout from /proc/self/mountinfo.

@@ -184,4 +184,8 @@ impl Cgroup for V1Manager {
         }
         first_error.map_or(Ok(()), Err)
     }
+
+    fn stats(&self) -> crate::Stats {
+        crate::v1_stats::collect(self)
+    }
 }

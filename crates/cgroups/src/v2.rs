@@ -165,4 +165,8 @@ impl Cgroup for V2Manager {
     fn destroy(&self) -> Result<()> {
         fsutil::remove_tree(&self.tree.dir())
     }
+
+    fn stats(&self) -> crate::Stats {
+        crate::v2_stats::collect(&self.tree.dir())
+    }
 }

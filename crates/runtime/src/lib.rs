@@ -12,6 +12,7 @@ pub mod default_spec;
 pub mod default_syscalls;
 pub mod devices;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod fdpass;
 pub mod features;

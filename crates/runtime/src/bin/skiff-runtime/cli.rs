@@ -141,6 +141,17 @@ pub enum Command {
     Features,
     /// Change a container's resource limits.
     Update(UpdateArgs),
+    /// Print a container's resource statistics and OOM events as JSON lines.
+    Events {
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// How often to print statistics (5s, 250ms, 1m).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// The container id.
+        id: String,
+    },
 }
 
 /// Flags of `update`.

@@ -91,6 +91,19 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Update(a) => update(&store, a),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            if *stats {
+                println!("{}", skiff_runtime::events::stats(&store, id)?);
+            } else {
+                let interval = skiff_runtime::events::parse_interval(interval)?;
+                skiff_runtime::events::stream(&store, id, interval, &mut std::io::stdout())?;
+            }
+            Ok(0)
+        }
         Command::Features => {
             println!("{}", serde_json::to_string_pretty(&features::features())?);
             Ok(0)
