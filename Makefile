@@ -27,6 +27,7 @@ lint:
 test: deps lint build
 	$(CARGO) nextest run --workspace
 	tests/vm/cgroups-v2.sh
+	tests/vm/runtime-v2.sh cgroups
 
 demo: deps
 	$(CARGO) build -p skiff-runtime

@@ -12,12 +12,18 @@
 //! [`skip_skiff_checks`].
 
 mod bundle;
+mod clients;
 mod guard;
 mod procs;
 mod quick;
 mod runtime;
 
 pub use bundle::{Bundle, DEFAULT_PATH};
+pub use clients::{
+    busybox_rootfs, cgroup_limit, docker_archive, eventually, free_port, http_get, image_arch,
+    require_program, run, run_in_pty, shell_quote, tar_dir, unmount_under, wait_http, Input, Ran,
+    Scratch, COMMAND_TIMEOUT, DEBIAN_RUNC, INDEX_PAGE,
+};
 pub use guard::{assert_nothing_left, cgroup_dirs, Container, HostDir, NetNs};
 pub use procs::{
     become_subreaper, child_pids, ns_link, ns_report_script, parse_ns_report, pid_alive,

@@ -6,9 +6,20 @@ use std::fs;
 use std::io::Write;
 use std::process::Stdio;
 
-/// The container's directory in a v1 controller hierarchy of this host.
-fn v1_dir(c: &Container, controller: &str) -> String {
-    format!("/sys/fs/cgroup/{controller}{}", c.cgroup_path())
+/// Whether this host has only the unified (v2) hierarchy.
+fn unified() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// A file of the container's cgroup: `v1` in that controller's hierarchy, or `v2`
+/// on a unified host.
+fn cgroup_file(c: &Container, controller: &str, v1: &str, v2: &str) -> String {
+    let path = if unified() {
+        format!("/sys/fs/cgroup{}/{v2}", c.cgroup_path())
+    } else {
+        format!("/sys/fs/cgroup/{controller}{}/{v1}", c.cgroup_path())
+    };
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
 
 fn in_own_cgroup(c: &Container, bundle: Bundle) -> Bundle {
@@ -57,34 +68,47 @@ fn memory_limit_oom_kills_a_hog() {
     c.assert_nothing_left(None);
 }
 
-#[test]
-fn device_rule_blocks_access() {
+/// Writes to a /dev/kmsg node (c 1:11) made in the rootfs; only the device
+/// cgroup can refuse that to root. Returns the script's output.
+fn kmsg_write_with(name: &str, rules: serde_json::Value) -> String {
     let rt = Runtime::new();
-    let c = rt.container("device-deny");
+    let c = rt.container(name);
     let bundle = Bundle::new();
     let node = std::ffi::CString::new(bundle.rootfs().join("kmsg").to_str().unwrap()).unwrap();
     // SAFETY: mknod with a valid path; the node is in the test's own rootfs.
     let made = unsafe { libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) };
     assert_eq!(made, 0, "mknod in the rootfs");
     let bundle = in_own_cgroup(&c, bundle)
-        .edit(|v| {
-            v["linux"]["resources"]["devices"] =
-                serde_json::json!([{"allow": false, "access": "rwm"}]);
-        })
+        .edit(|v| v["linux"]["resources"]["devices"] = rules)
         .args(&[
             "sh",
             "-c",
-            "echo ok > /dev/null; echo null=$?; head -c1 /kmsg; echo kmsg=$?",
+            "echo ok > /dev/null; echo null=$?; echo skiff-device-test > /kmsg; echo kmsg=$?",
         ]);
     let out = c.run(&bundle);
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("null=0"), "/dev/null was denied: {stdout}");
-    assert!(
-        stdout.contains("kmsg=1"),
-        "a denied device was readable: {stdout} {}",
-        text(&out.stderr)
-    );
     c.assert_nothing_left(None);
+    text(&out.stdout)
+}
+
+#[test]
+fn device_rule_blocks_access() {
+    let denied = kmsg_write_with(
+        "device-deny",
+        serde_json::json!([{"allow": false, "access": "rwm"}]),
+    );
+    assert!(denied.contains("null=0"), "/dev/null was denied: {denied}");
+    assert!(
+        denied.contains("kmsg=1"),
+        "a denied device was writable: {denied}"
+    );
+    let allowed = kmsg_write_with(
+        "device-allow",
+        serde_json::json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]),
+    );
+    assert!(
+        allowed.contains("kmsg=0"),
+        "an allowed device was refused: {allowed}"
+    );
 }
 
 #[test]
@@ -97,13 +121,10 @@ fn update_changes_limits_in_place() {
         &rt.cli(&["update", "--pids-limit", "7", "--memory", "64m", c.id()]),
         "update",
     );
-    let read =
-        |ctl: &str, file: &str| fs::read_to_string(format!("{}/{file}", v1_dir(&c, ctl))).unwrap();
-    assert_eq!(read("pids", "pids.max").trim(), "7");
-    assert_eq!(
-        read("memory", "memory.limit_in_bytes").trim(),
-        (64u64 << 20).to_string()
-    );
+    let pids = || cgroup_file(&c, "pids", "pids.max", "pids.max");
+    assert_eq!(pids().trim(), "7");
+    let memory = cgroup_file(&c, "memory", "memory.limit_in_bytes", "memory.max");
+    assert_eq!(memory.trim(), (64u64 << 20).to_string());
 
     let mut child = rt
         .command(&["update", "--resources", "-", c.id()])
@@ -117,8 +138,10 @@ fn update_changes_limits_in_place() {
         .write_all(br#"{"pids":{"limit":9},"cpu":{"shares":512}}"#)
         .unwrap();
     assert!(child.wait().unwrap().success(), "update --resources -");
-    assert_eq!(read("pids", "pids.max").trim(), "9");
-    assert_eq!(read("cpu", "cpu.shares").trim(), "512");
+    assert_eq!(pids().trim(), "9");
+    // On v2, shares 512 become cpu.weight 1 + (512 - 2) * 9999 / 262142 = 20.
+    let cpu = cgroup_file(&c, "cpu", "cpu.shares", "cpu.weight");
+    assert_eq!(cpu.trim(), if unified() { "20" } else { "512" });
 }
 
 #[test]

@@ -20,6 +20,8 @@
 #   SKIFF_VM_STRIP    set to 0 to keep the binaries' debug info (stripped with objcopy)
 #   SKIFF_VM_PVH      set to 0 to boot the compressed kernel rather than its vmlinux
 #   SKIFF_VM_KEEP     set to 1 to keep the temporary directory (its path is printed)
+#   SKIFF_VM_TOOLS    executables (with their libraries) copied to /usr/local/bin in the VM
+#                     but not run; a skiff-runtime among them is exported as SKIFF_RUNTIME
 set -euo pipefail
 
 usage() {
@@ -151,11 +153,33 @@ for bin in "$@"; do
     fi
 done
 
+for tool in ${SKIFF_VM_TOOLS:-}; do
+    mkdir -p "$root/usr/local/bin"
+    cp -L "$tool" "$root/usr/local/bin/$(basename "$tool")"
+    if libs=$(ldd "$tool" 2>/dev/null); then
+        while read -r path; do
+            copy_in "$path"
+        done < <(printf '%s\n' "$libs" |
+            awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+    fi
+done
+
 # --- /init --------------------------------------------------------------------
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
+# pivot_root cannot leave the initramfs (rootfs): move everything to a tmpfs
+# and switch to it, so that containers in the VM can pivot as on a real host.
+if [ ! -e /.switched ]; then
+    mkdir -p /newroot
+    mount -t tmpfs -o mode=755 tmpfs /newroot
+    for d in /*; do [ "$d" = /newroot ] || cp -a "$d" /newroot/; done
+    touch /newroot/.switched
+    mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp
+    exec switch_root /newroot /init
+fi
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin HOME=/root TMPDIR=/tmp
+[ -x /usr/local/bin/skiff-runtime ] && export SKIFF_RUNTIME=/usr/local/bin/skiff-runtime
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc

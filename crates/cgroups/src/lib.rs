@@ -10,6 +10,7 @@ use crate::mountinfo::Mounts;
 use crate::v1::V1Manager;
 use crate::v2::V2Manager;
 
+mod bpf;
 mod convert;
 mod fsutil;
 #[cfg(test)]
@@ -21,6 +22,7 @@ mod v1;
 mod v1_resources;
 mod v1_stats;
 mod v2;
+mod v2_devices;
 #[cfg(test)]
 mod v2_host_tests;
 mod v2_resources;
@@ -107,6 +109,11 @@ pub trait Cgroup {
     fn destroy(&self) -> Result<()>;
     /// Usage statistics; counters the host lacks read as zero.
     fn stats(&self) -> Stats;
+    /// The cgroup's directory when the host is pure cgroup v2, so that a
+    /// process can be cloned straight into it (CLONE_INTO_CGROUP).
+    fn clone_into_dir(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Detect the host's layout from /proc/self/mountinfo.

@@ -169,4 +169,8 @@ impl Cgroup for V2Manager {
     fn stats(&self) -> crate::Stats {
         crate::v2_stats::collect(&self.tree.dir())
     }
+
+    fn clone_into_dir(&self) -> Option<PathBuf> {
+        Some(self.tree.dir())
+    }
 }

@@ -9,8 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use oci_spec::runtime::{
-    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxHugepageLimitBuilder, LinuxMemoryBuilder,
-    LinuxNetworkBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxHugepageLimitBuilder, LinuxMemoryBuilder, LinuxNetworkBuilder,
+    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 
 use crate::mountinfo::Mounts;
@@ -450,5 +451,166 @@ fn v2_memory_swap_hugetlb_io_and_cpu_extras() {
     assert!(
         matches!(err, Error::Write { .. }) && text.contains("cpuset.cpus") && text.contains("9999"),
         "{text}"
+    );
+}
+
+/// A device rule for `major:minor`, or for any device with `None`.
+fn device(
+    allow: bool,
+    typ: LinuxDeviceType,
+    numbers: Option<(i64, i64)>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut rule = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .typ(typ)
+        .access(access)
+        .build()
+        .unwrap();
+    rule.set_major(numbers.map(|n| n.0));
+    rule.set_minor(numbers.map(|n| n.1));
+    rule
+}
+
+fn devices(rules: Vec<LinuxDeviceCgroup>) -> LinuxResources {
+    LinuxResourcesBuilder::default()
+        .devices(rules)
+        .build()
+        .unwrap()
+}
+
+/// Ids of the device programs attached to the cgroup directory `dir`.
+fn device_programs(dir: &Path) -> Vec<u32> {
+    let cgroup = std::fs::File::open(dir).expect("open cgroup directory");
+    crate::bpf::device_programs(&cgroup).expect("BPF_PROG_QUERY")
+}
+
+/// Runs four device accesses from a shell in the guard's cgroup (it joins
+/// before trying any) and returns each one's outcome, `ok` or `denied`
+/// followed by the error, by name.
+fn device_accesses(guard: &mut Guard) -> Vec<(String, String)> {
+    let out = std::env::temp_dir().join(format!("skiff-v2-devices-{}", std::process::id()));
+    let script = r#"read go
+try() {
+    if (eval "$2") >"$OUT" 2>&1; then echo "$1 ok"; else echo "$1 denied: $(cat "$OUT")"; fi
+}
+try null-read 'head -c1 /dev/null'
+try zero-read 'head -c1 /dev/zero'
+try zero-write 'echo x >/dev/zero'
+try full-read 'head -c1 /dev/full'"#;
+    let mut shell = Command::new("sh");
+    shell
+        .args(["-c", script])
+        .env("OUT", &out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let pid = guard.spawn(&mut shell);
+    guard.cgroup.add_process(pid).expect("add shell");
+    let child = guard.children.last_mut().expect("shell");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "go").expect("start the shell");
+    drop(stdin);
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let lines: Vec<String> = stdout.lines().map(|l| l.expect("read")).collect();
+    assert!(child.wait().expect("reap shell").success(), "{lines:?}");
+    let _ = std::fs::remove_file(&out);
+    eprintln!("device accesses: {lines:?}");
+    lines
+        .iter()
+        .map(|line| {
+            let (name, outcome) = line.split_once(' ').expect("name and outcome");
+            (name.to_owned(), outcome.to_owned())
+        })
+        .collect()
+}
+
+/// Asserts which of the accesses in [`device_accesses`] went through.
+fn assert_accesses(guard: &mut Guard, expected: [(&str, bool); 4]) {
+    let seen = device_accesses(guard);
+    assert_eq!(seen.len(), expected.len(), "{seen:?}");
+    for ((name, outcome), (want_name, allowed)) in seen.iter().zip(expected) {
+        assert_eq!(name, want_name);
+        if allowed {
+            assert_eq!(outcome, "ok", "{name} should be allowed");
+        } else {
+            assert!(
+                outcome.starts_with("denied") && outcome.contains("not permitted"),
+                "{name} should be denied with EPERM: {outcome}"
+            );
+        }
+    }
+}
+
+#[test]
+fn v2_device_rules_are_enforced_and_replaced() {
+    let Some(mut guard) = Guard::new("") else {
+        return;
+    };
+    guard.cgroup.create().expect("create");
+    let dir = guard.dir();
+    assert!(device_programs(&dir).is_empty());
+
+    let mut rules = vec![
+        device(false, LinuxDeviceType::A, None, "rwm"),
+        device(true, LinuxDeviceType::C, Some((1, 3)), "rwm"),
+        device(true, LinuxDeviceType::C, Some((1, 5)), "r"),
+    ];
+    guard
+        .cgroup
+        .apply(&devices(rules.clone()))
+        .expect("apply devices");
+    let first = device_programs(&dir);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_accesses(
+        &mut guard,
+        [
+            ("null-read", true),
+            ("zero-read", true),
+            ("zero-write", false),
+            ("full-read", false),
+        ],
+    );
+
+    // New rules replace the program: /dev/full (c 1:7) becomes readable.
+    rules.push(device(true, LinuxDeviceType::C, Some((1, 7)), "r"));
+    guard.cgroup.apply(&devices(rules)).expect("apply again");
+    let second = device_programs(&dir);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first, "the program was not replaced");
+    assert_accesses(
+        &mut guard,
+        [
+            ("null-read", true),
+            ("zero-read", true),
+            ("zero-write", false),
+            ("full-read", true),
+        ],
+    );
+
+    // A bad rule is refused before anything changes; resources without a
+    // device list leave the program alone.
+    let fifo = devices(vec![device(true, LinuxDeviceType::P, None, "rwm")]);
+    assert!(matches!(guard.cgroup.apply(&fifo), Err(Error::Invalid(_))));
+    let pids = LinuxResourcesBuilder::default()
+        .pids(LinuxPidsBuilder::default().limit(50).build().unwrap())
+        .build()
+        .unwrap();
+    guard.cgroup.apply(&pids).expect("apply pids");
+    assert_eq!(device_programs(&dir), second);
+
+    // An empty list denies every device, as on cgroup v1.
+    guard
+        .cgroup
+        .apply(&devices(Vec::new()))
+        .expect("apply no devices");
+    assert_eq!(device_programs(&dir).len(), 1);
+    assert_accesses(
+        &mut guard,
+        [
+            ("null-read", false),
+            ("zero-read", false),
+            ("zero-write", false),
+            ("full-read", false),
+        ],
     );
 }

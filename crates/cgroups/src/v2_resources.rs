@@ -1,8 +1,8 @@
 //! Writing OCI resources to a cgroup v2 directory.
 //!
-//! Device rules are not applied here: on cgroup v2 they need an eBPF program,
-//! which the runtime attaches. Swappiness and `disableOOMKiller` have no v2
-//! file and are skipped.
+//! Device rules become an eBPF program attached to the directory (see
+//! [`crate::v2_devices`]). Swappiness and `disableOOMKiller` have no v2 file
+//! and are skipped.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,6 +18,9 @@ use crate::{Error, Result};
 
 /// Writes every resource in `resources` to the cgroup directory `dir`.
 pub(crate) fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
+    if let Some(devices) = resources.devices() {
+        crate::v2_devices::apply(dir, devices)?;
+    }
     if let Some(memory) = resources.memory() {
         apply_memory(dir, memory)?;
     }

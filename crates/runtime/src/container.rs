@@ -145,9 +145,12 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         no_new_keyring: opts.no_new_keyring,
         close_fds: &[lock.as_raw_fd()],
     };
-    let pid = spawn::spawn_init(&plan, &spec, &parent, &child, || init.run())?;
+    let cgroup_dir = cg.clone_into_dir().map(fs::File::open).transpose();
+    let cgroup_dir = cgroup_dir.ctx(|| format!("open the cgroup {}", cgroup_path.display()))?;
+    let into = cgroup_dir.as_ref().map(|d| d.as_raw_fd());
+    let pid = spawn::spawn_init(&plan, &spec, &parent, &child, into, || init.run())?;
     undo.pid = Some(pid);
-    drop((child, fifo));
+    drop((child, fifo, cgroup_dir));
     if plan.new_user() {
         idmap::write(pid.as_raw(), &spec)?;
     }
