@@ -614,12 +614,43 @@ impl Drop for Scratch {
                 .args(["link", "delete", link])
                 .stderr(Stdio::null())
                 .status();
+            remove_iptables_rules_naming(link);
         }
         for path in &self.paths {
             let _ = fs::remove_dir_all(path).or_else(|_| fs::remove_file(path));
         }
         if let Err(e) = fs::remove_dir_all(&self.dir) {
             eprintln!("cannot remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// Deletes the iptables rules (filter and nat tables) that name the interface `link`:
+/// Docker leaves its per-bridge FORWARD and MASQUERADE rules behind when it stops.
+pub fn remove_iptables_rules_naming(link: &str) {
+    for table in ["filter", "nat"] {
+        let Ok(out) = Command::new("iptables")
+            .args(["--wait", "-t", table, "-S"])
+            .stderr(Stdio::null())
+            .output()
+        else {
+            return;
+        };
+        for rule in String::from_utf8_lossy(&out.stdout).lines() {
+            let words: Vec<&str> = rule.split_whitespace().collect();
+            if words.first() != Some(&"-A") || !words.contains(&link) {
+                continue;
+            }
+            // Rules as -S prints them have no quoted words when they name only
+            // interfaces, addresses and targets; skip any that do.
+            if rule.contains('"') {
+                continue;
+            }
+            let _ = Command::new("iptables")
+                .args(["--wait", "-t", table, "-D"])
+                .args(&words[1..])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }

@@ -21,8 +21,8 @@ mod runtime;
 pub use bundle::{Bundle, DEFAULT_PATH};
 pub use clients::{
     busybox_rootfs, cgroup_limit, docker_archive, eventually, free_port, http_get, image_arch,
-    require_program, run, run_in_pty, shell_quote, tar_dir, unmount_under, wait_http, Input, Ran,
-    Scratch, COMMAND_TIMEOUT, DEBIAN_RUNC, INDEX_PAGE,
+    remove_iptables_rules_naming, require_program, run, run_in_pty, shell_quote, tar_dir,
+    unmount_under, wait_http, Input, Ran, Scratch, COMMAND_TIMEOUT, DEBIAN_RUNC, INDEX_PAGE,
 };
 pub use guard::{assert_nothing_left, cgroup_dirs, Container, HostDir, NetNs};
 pub use procs::{

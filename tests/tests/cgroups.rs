@@ -237,3 +237,25 @@ fn oom_kill_shows_in_events() {
     );
     c.wait_status("stopped");
 }
+
+/// Inside the container, /sys/fs/cgroup shows the container's own cgroup,
+/// with or without a cgroup namespace.
+#[test]
+fn cgroup_mount_shows_the_containers_own_cgroup() {
+    for cgroupns in [false, true] {
+        let rt = Runtime::new();
+        let c = rt.container(&format!("cgroup-view-{cgroupns}"));
+        let mut bundle = in_own_cgroup(&c, Bundle::new())
+            .edit(|v| v["linux"]["resources"]["pids"] = serde_json::json!({"limit": 17}));
+        if cgroupns {
+            bundle = bundle.namespace("cgroup", None);
+        }
+        let script = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max";
+        let out = skiff_e2e::sh_output(
+            &format!("cgroup-view-{cgroupns}"),
+            in_own_cgroup(&c, bundle),
+            script,
+        );
+        assert_eq!(out.trim(), "17", "cgroupns={cgroupns}");
+    }
+}

@@ -104,7 +104,10 @@ fn start_dockerd(scratch: &mut Scratch, runtime: &Path, name: &str) -> Docker {
         .arg(format!("--add-runtime={name}={}", runtime.display()))
         .arg(format!("--bridge={bridge}"))
         .arg(format!("--cgroup-parent=/{}", scratch.name()))
-        .arg("--exec-opt=native.cgroupdriver=cgroupfs");
+        .arg("--exec-opt=native.cgroupdriver=cgroupfs")
+        // Leave the host's ip_forward (and so its FORWARD policy) alone: a port
+        // published on 127.0.0.1 goes through docker-proxy, which needs no forwarding.
+        .arg("--ip-forward=false");
     scratch.start_daemon("dockerd", cmd);
     scratch.wait_for_socket("dockerd", &sock);
 

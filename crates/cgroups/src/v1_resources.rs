@@ -252,8 +252,11 @@ fn apply_block_io(cg: &V1Manager, block_io: &LinuxBlockIo) -> Result<()> {
             block_io.throttle_write_iops_device(),
         ),
     ];
-    let requested = block_io.weight().is_some()
-        || block_io.leaf_weight().is_some()
+    // A weight of 0 means "not set" (Docker sends it for every container).
+    let weight = block_io.weight().filter(|w| *w != 0);
+    let leaf_weight = block_io.leaf_weight().filter(|w| *w != 0);
+    let requested = weight.is_some()
+        || leaf_weight.is_some()
         || block_io
             .weight_device()
             .as_ref()
@@ -265,11 +268,11 @@ fn apply_block_io(cg: &V1Manager, block_io: &LinuxBlockIo) -> Result<()> {
         return Ok(());
     }
     let dir = cg.require("blkio", "block io limits")?;
-    if let Some(weight) = block_io.weight() {
+    if let Some(weight) = weight {
         let file = fsutil::first_existing(&dir, &weight_files, "block io weight")?;
         fsutil::write(&file, &weight.to_string())?;
     }
-    if let Some(leaf) = block_io.leaf_weight() {
+    if let Some(leaf) = leaf_weight {
         set(
             &dir,
             "blkio.leaf_weight",

@@ -132,11 +132,12 @@ fn apply_block_io(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
             weight.to_string()
         }
     };
-    if let Some(weight) = block_io.weight() {
+    // A weight of 0 means "not set" (Docker sends it for every container).
+    if let Some(weight) = block_io.weight().filter(|w| *w != 0) {
         let file = fsutil::first_existing(dir, &weight_files, "block io weight")?;
         fsutil::write(&file, &render(&file, weight))?;
     }
-    if block_io.leaf_weight().is_some() {
+    if block_io.leaf_weight().is_some_and(|w| w != 0) {
         return Err(Error::Unsupported(
             "block io leafWeight needs the cgroup v1 CFQ scheduler".into(),
         ));

@@ -143,6 +143,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         extra_env: &extra_env,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
+        cgroup_path: &cgroup_path,
         close_fds: &[lock.as_raw_fd()],
     };
     let cgroup_dir = cg.clone_into_dir().map(fs::File::open).transpose();

@@ -8,7 +8,7 @@ use std::path::Path;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::SigSet;
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{LinuxSeccomp, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Spec};
 
 use crate::console;
 use crate::error::{Context, Result};
@@ -43,6 +43,8 @@ pub struct Init<'a> {
     pub no_pivot: bool,
     /// Keep the runtime's session keyring instead of making a new one.
     pub no_new_keyring: bool,
+    /// The container's cgroup, relative to the hierarchy roots.
+    pub cgroup_path: &'a Path,
     /// Descriptors of the runtime's that init must close at once (the
     /// container's lock, which would otherwise be held until exec).
     pub close_fds: &'a [RawFd],
@@ -78,6 +80,8 @@ impl Init<'_> {
             spec: self.spec,
             rootfs: self.rootfs,
             userns,
+            cgroupns: crate::spec::has_namespace(self.spec, LinuxNamespaceType::Cgroup),
+            cgroup_path: self.cgroup_path,
         })?;
         let state = self.runtime_hooks()?;
         let h = self.spec.hooks().as_ref();

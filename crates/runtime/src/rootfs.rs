@@ -25,6 +25,10 @@ pub struct Setup<'a> {
     pub rootfs: &'a Path,
     /// Init is in a new user namespace (no mknod; locked mount flags).
     pub userns: bool,
+    /// The container has a cgroup namespace of its own.
+    pub cgroupns: bool,
+    /// The container's cgroup, relative to the hierarchy roots.
+    pub cgroup_path: &'a Path,
 }
 
 /// Mount everything the spec asks for below the rootfs, and make /dev.
@@ -84,7 +88,7 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
     let dest = m.destination();
     let fstype = m.typ().as_deref().unwrap_or("none");
     if fstype == "cgroup" && !o.bind {
-        return mount_cgroup_v1(s, root, dest, &o);
+        return mount_cgroup(s, root, dest, &o);
     }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
     let create = if o.bind && !source.is_dir() {
@@ -268,22 +272,16 @@ fn locked_flags(path: &Path) -> nix::Result<MsFlags> {
         .fold(MsFlags::empty(), |acc, (_, m)| acc | *m))
 }
 
-/// A `cgroup` mount on a v1 or hybrid host: a tmpfs holding one mount per
-/// hierarchy the host has, named as on the host. On a pure v2 host it is cgroup2.
-fn mount_cgroup_v1(s: &Setup, root: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<()> {
+/// A `cgroup` mount: on a pure v2 host one cgroup2 mount; on a v1 or hybrid
+/// host a tmpfs holding one mount per hierarchy the host has, named as there.
+fn mount_cgroup(s: &Setup, root: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<()> {
     let hierarchies = host_cgroup_mounts()?;
-    let target = resolve::open_or_create(root, dest, Create::Dir)?;
     let show = || format!("mount cgroups on {}", dest.display());
     if hierarchies.len() == 1 && hierarchies[0].0 == Path::new("/sys/fs/cgroup") {
-        return mount(
-            Some("cgroup2"),
-            &resolve::fd_path(&target),
-            Some("cgroup2"),
-            o.flags,
-            None::<&str>,
-        )
-        .ctx(show);
+        let (host, fstype, opts) = &hierarchies[0];
+        return mount_hierarchy(s, root, dest, host, fstype, opts, o.flags);
     }
+    let target = resolve::open_or_create(root, dest, Create::Dir)?;
     let tmpfs_flags = (o.flags & !MsFlags::MS_RDONLY) | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     mount(
         Some("tmpfs"),
@@ -293,31 +291,9 @@ fn mount_cgroup_v1(s: &Setup, root: &OwnedFd, dest: &Path, o: &MountOptions) -> 
         Some("mode=755"),
     )
     .ctx(show)?;
-    for (host_path, fstype, opts) in &hierarchies {
-        let Some(name) = host_path.file_name() else {
-            continue;
-        };
-        let sub = resolve::open_or_create(root, &dest.join(name), Create::Dir)?;
-        let data = (fstype == "cgroup").then_some(opts.as_str());
-        let r = mount(
-            Some(fstype.as_str()),
-            &resolve::fd_path(&sub),
-            Some(fstype.as_str()),
-            o.flags,
-            data,
-        );
-        if r == Err(nix::errno::Errno::EPERM) && s.userns {
-            let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-            mount(
-                Some(host_path),
-                &resolve::fd_path(&sub),
-                None::<&str>,
-                flags,
-                None::<&str>,
-            )
-            .ctx(show)?;
-        } else {
-            r.ctx(show)?;
+    for (host, fstype, opts) in &hierarchies {
+        if let Some(name) = host.file_name() {
+            mount_hierarchy(s, root, &dest.join(name), host, fstype, opts, o.flags)?;
         }
     }
     if o.flags.contains(MsFlags::MS_RDONLY) {
@@ -327,6 +303,59 @@ fn mount_cgroup_v1(s: &Setup, root: &OwnedFd, dest: &Path, o: &MountOptions) -> 
             tmpfs_flags | MsFlags::MS_RDONLY,
         )
         .ctx(show)?;
+    }
+    Ok(())
+}
+
+/// One hierarchy at `dest`: a new mount when the container has a cgroup
+/// namespace (it then sees its own cgroup as the root); otherwise a bind of
+/// the container's own cgroup directory, so that it sees neither the host's
+/// tree nor other containers (as runc does).
+fn mount_hierarchy(
+    s: &Setup,
+    root: &OwnedFd,
+    dest: &Path,
+    host: &Path,
+    fstype: &str,
+    opts: &str,
+    flags: MsFlags,
+) -> Result<()> {
+    let target = resolve::open_or_create(root, dest, Create::Dir)?;
+    let show = || {
+        format!(
+            "mount the {} cgroup hierarchy on {}",
+            host.display(),
+            dest.display()
+        )
+    };
+    if s.cgroupns {
+        let data = (fstype == "cgroup").then_some(opts);
+        match mount(
+            Some(fstype),
+            &resolve::fd_path(&target),
+            Some(fstype),
+            flags,
+            data,
+        ) {
+            Err(nix::errno::Errno::EPERM) if s.userns => {}
+            r => return r.ctx(show),
+        }
+    }
+    let own = host.join(s.cgroup_path.strip_prefix("/").unwrap_or(s.cgroup_path));
+    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(
+        Some(&own),
+        &resolve::fd_path(&target),
+        None::<&str>,
+        bind,
+        None::<&str>,
+    )
+    .ctx(show)?;
+    let extra =
+        flags & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    if !extra.is_empty() {
+        let mounted = resolve::open_or_create(root, dest, Create::Nothing)?;
+        remount(&resolve::fd_path(&mounted), extra).ctx(show)?;
     }
     Ok(())
 }
