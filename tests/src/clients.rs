@@ -628,30 +628,50 @@ impl Drop for Scratch {
 /// Deletes the iptables rules (filter and nat tables) that name the interface `link`:
 /// Docker leaves its per-bridge FORWARD and MASQUERADE rules behind when it stops.
 pub fn remove_iptables_rules_naming(link: &str) {
-    for table in ["filter", "nat"] {
-        let Ok(out) = Command::new("iptables")
+    // The rules of `table` that name `link`; `None` when iptables cannot list them.
+    let rules = |table: &str| -> Option<Vec<Vec<String>>> {
+        let out = Command::new("iptables")
             .args(["--wait", "-t", table, "-S"])
             .stderr(Stdio::null())
             .output()
-        else {
-            return;
-        };
-        for rule in String::from_utf8_lossy(&out.stdout).lines() {
-            let words: Vec<&str> = rule.split_whitespace().collect();
-            if words.first() != Some(&"-A") || !words.contains(&link) {
+            .ok()
+            .filter(|out| out.status.success())?;
+        let rules = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            // Rules naming only interfaces, addresses and targets have no quoted words.
+            .filter(|rule| !rule.contains('"'))
+            .map(|rule| {
+                rule.split_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|words| {
+                words.first().is_some_and(|w| w == "-A") && words.iter().any(|w| w == link)
+            })
+            .collect();
+        Some(rules)
+    };
+    // A daemon starting meanwhile (another test's) may make a deletion fail: retry.
+    for _ in 0..5 {
+        let mut left = false;
+        for table in ["filter", "nat"] {
+            let Some(found) = rules(table) else {
+                left = true;
                 continue;
+            };
+            for words in found {
+                left = true;
+                let _ = Command::new("iptables")
+                    .args(["--wait", "-t", table, "-D"])
+                    .args(&words[1..])
+                    .stderr(Stdio::null())
+                    .status();
             }
-            // Rules as -S prints them have no quoted words when they name only
-            // interfaces, addresses and targets; skip any that do.
-            if rule.contains('"') {
-                continue;
-            }
-            let _ = Command::new("iptables")
-                .args(["--wait", "-t", table, "-D"])
-                .args(&words[1..])
-                .stderr(Stdio::null())
-                .status();
         }
+        if !left {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

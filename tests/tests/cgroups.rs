@@ -259,3 +259,83 @@ fn cgroup_mount_shows_the_containers_own_cgroup() {
         assert_eq!(out.trim(), "17", "cgroupns={cgroupns}");
     }
 }
+
+/// `create` with `resources` must fail naming `word`, and leave nothing behind
+/// (no state, no cgroup, no process).
+fn refused(name: &str, edit: impl FnOnce(&mut serde_json::Value), word: &str) {
+    let rt = Runtime::new();
+    let c = rt.container(name);
+    let bundle = in_own_cgroup(&c, Bundle::new().args(&["true"])).edit(edit);
+    let out = c.create(&bundle);
+    assert!(!out.status.success(), "{name}: create succeeded");
+    let stderr = text(&out.stderr);
+    if !skiff_e2e::skip_skiff_checks() {
+        assert!(
+            stderr.contains(word),
+            "{name}: the error does not name {word:?}: {stderr}"
+        );
+    }
+    c.assert_nothing_left(None);
+}
+
+#[test]
+fn absurd_values_are_refused() {
+    refused(
+        "bad-memory",
+        |v| v["linux"]["resources"]["memory"] = serde_json::json!({"limit": -5}),
+        "memory",
+    );
+    refused(
+        "bad-cpuset",
+        |v| v["linux"]["resources"]["cpu"] = serde_json::json!({"cpus": "4096-5000"}),
+        "cpuset.cpus",
+    );
+    refused(
+        "bad-pids-type",
+        |v| v["linux"]["resources"]["pids"] = serde_json::json!({"limit": "lots"}),
+        "pids",
+    );
+}
+
+#[test]
+fn keys_of_the_other_cgroup_version_are_refused() {
+    if unified() {
+        refused(
+            "v1-key-on-v2",
+            |v| v["linux"]["resources"]["network"] = serde_json::json!({"classID": 42}),
+            "class",
+        );
+    } else {
+        refused(
+            "v2-key-on-v1",
+            |v| v["linux"]["resources"]["unified"] = serde_json::json!({"memory.high": "1000000"}),
+            "memory.high",
+        );
+    }
+    refused(
+        "unknown-unified-key",
+        |v| v["linux"]["resources"]["unified"] = serde_json::json!({"no.such.file": "1"}),
+        "no.such.file",
+    );
+}
+
+#[test]
+fn cgroups_path_with_parent_components_is_refused() {
+    let rt = Runtime::new();
+    let c = rt.container("cgroup-dotdot");
+    let escape = format!("skiff-e2e-escape-{}", std::process::id());
+    let bundle = Bundle::new()
+        .args(&["true"])
+        .cgroups_path(&format!("/skiff-e2e/../{escape}"));
+    let out = c.create(&bundle);
+    assert!(!out.status.success(), "a cgroupsPath with .. was accepted");
+    if !skiff_e2e::skip_skiff_checks() {
+        assert!(text(&out.stderr).contains(".."), "{}", text(&out.stderr));
+    }
+    let made = fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .any(|e| e.path().join(&escape).exists() || e.file_name().to_string_lossy() == escape);
+    assert!(!made, "a cgroup outside the given parent was made");
+    c.assert_nothing_left(None);
+}

@@ -12,7 +12,7 @@
 # when a binary failed or no result came back.
 #
 # Environment:
-#   SKIFF_VM_KERNEL   kernel image (default: newest /boot/vmlinuz-*)
+#   SKIFF_VM_KERNEL   kernel image (default: Debian's cloud kernel, unpacked by kernel.sh)
 #   SKIFF_VM_ACCEL    kvm or tcg (default: kvm when it works, else tcg)
 #   SKIFF_VM_TIMEOUT  seconds before the VM is killed (default 300)
 #   SKIFF_VM_APPEND   extra kernel command line (e.g. loglevel=7 to see boot messages)
@@ -50,15 +50,15 @@ elif ldd "$busybox" >/dev/null 2>&1; then
 fi
 kernel=${SKIFF_VM_KERNEL:-}
 if [ -z "$kernel" ]; then
-    kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | sort -V | tail -n 1)
+    kernel=$("$(dirname "$0")/kernel.sh") || kernel=
 fi
 if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
-    missing+=("linux-image-amd64 (for a readable /boot/vmlinuz-*)")
+    missing+=("a kernel: tests/vm/kernel.sh could not fetch linux-image-cloud-amd64")
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "$0: missing:" >&2
     printf '  %s\n' "${missing[@]}" >&2
-    echo "install with: apt-get install -y qemu-system-x86 linux-image-amd64 busybox-static cpio" >&2
+    echo "install with: apt-get install -y qemu-system-x86 busybox-static cpio" >&2
     exit 2
 fi
 for bin in "$@"; do
@@ -273,7 +273,7 @@ elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
     echo "vm: /dev/kvm is not usable; using TCG" >&2
     accel=tcg
     run_vm tcg
-elif [ -d /sys/module/kvm_pvm ] && ! grep -qs '^CONFIG_PVM_GUEST=y' "/boot/config-${kernel#/boot/vmlinuz-}"; then
+elif [ -d /sys/module/kvm_pvm ] && ! grep -qs '^CONFIG_PVM_GUEST=y' "$(dirname "$kernel")/config-$(basename "$kernel" | sed 's/^vmlinuz-//')"; then
     # PVM (KVM without hardware virtualisation, for nested hosts) only runs
     # kernels built as PVM guests; Debian's kernel hangs while booting there.
     echo "vm: /dev/kvm is PVM, which cannot boot this kernel; using TCG" >&2

@@ -18,9 +18,16 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     Ok(spec)
 }
 
-/// Parse config.json text; syntax and type errors name the line and column.
+/// Parse config.json text; syntax and type errors name the field, the line and the column.
 pub fn parse(text: &str) -> Result<Spec> {
-    serde_json::from_str(text).map_err(|e| Error::Spec(e.to_string()))
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        match path.as_str() {
+            "." | "" => Error::Spec(e.inner().to_string()),
+            _ => Error::Spec(format!("{path}: {}", e.inner())),
+        }
+    })
 }
 
 /// The absolute path of the root filesystem named by `root.path`.
@@ -280,7 +287,11 @@ mod tests {
         let msg = parse(r#"{"ociVersion":"1.0.0","hostname":5}"#)
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("invalid type"), "{msg}");
+        assert!(msg.contains("hostname: invalid type"), "{msg}");
+        let msg = parse(r#"{"ociVersion":"1.0.0","linux":{"resources":{"pids":{"limit":"x"}}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("linux.resources.pids.limit"), "{msg}");
     }
 
     #[test]
