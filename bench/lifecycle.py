@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Time `RUNTIME run` of /bin/true in a busybox bundle, for several runtimes
-interleaved in shuffled order, and print medians and ratios to the first.
+"""Time `RUNTIME run` of /bin/true in a busybox bundle, and `RUNTIME exec` of
+/bin/true into a running container, for several runtimes interleaved in
+shuffled order; print medians, peak RSS, and ratios to the first runtime and
+to the floor (`unshare` with the same namespaces running /bin/true).
 
 usage: lifecycle.py [-n RUNS] RUNTIME [RUNTIME...]
 
 Each runtime gets its own bundle (made with scripts/mkbundle.sh and the
 runtime's own `spec`, forced to ociVersion 1.0.2 so that every runtime reads it)
-and its own --root. This process is a child subreaper, so nothing is left
-behind if a runtime leaves a process.
+and its own --root on /run. This process is a child subreaper, so nothing is
+left behind if a runtime leaves a process. On a hybrid cgroup host (v1
+controllers beside a cgroup2 mount holding controllers), which crun refuses,
+the benchmark runs in a private mount namespace without that cgroup2 mount,
+the same for every runtime.
 """
 import argparse
 import ctypes
@@ -34,15 +39,41 @@ def make_bundle(runtime, path):
     json.dump(spec, open(config, "w"))
 
 
-def one_run(runtime, root, bundle, n):
-    cid = f"bench-{os.getpid()}-{n}"
+def timed(argv):
+    """Wall time in ms and peak RSS in KiB of one command, which must succeed."""
     start = time.perf_counter()
-    r = subprocess.run([runtime, "--root", root, "run", "--bundle", bundle, cid],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if r.returncode != 0:
-        raise SystemExit(f"{runtime} run failed: {r.stderr.decode().strip()}")
-    return elapsed * 1000
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = (time.perf_counter() - start) * 1000
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode().strip()}")
+    proc.stderr.close()
+    return elapsed, usage.ru_maxrss
+
+
+def one_run(runtime, root, bundle, n):
+    return timed([runtime, "--root", root, "run", "--bundle", bundle, f"bench-{os.getpid()}-{n}"])
+
+
+def one_exec(runtime, root, cid):
+    return timed([runtime, "--root", root, "exec", cid, "/bin/true"])
+
+
+FLOOR = ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--cgroup", "/bin/true"]
+
+
+def hide_hybrid_cgroup2():
+    """Re-run in a private mount namespace without /sys/fs/cgroup/unified when it
+    holds controllers (crun refuses such hosts)."""
+    unified = "/sys/fs/cgroup/unified/cgroup.controllers"
+    if os.environ.get("SKIFF_BENCH_NS") or not os.path.exists(unified):
+        return
+    if not open(unified).read().strip():
+        return
+    os.environ["SKIFF_BENCH_NS"] = "1"
+    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                          'umount /sys/fs/cgroup/unified && exec "$0" "$@"',
+                          sys.executable, *sys.argv])
 
 
 def main():
@@ -50,8 +81,9 @@ def main():
     ap.add_argument("-n", type=int, default=50)
     ap.add_argument("runtimes", nargs="+")
     args = ap.parse_args()
+    hide_hybrid_cgroup2()
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    work = tempfile.mkdtemp(prefix="skiff-bench-")
+    work = tempfile.mkdtemp(prefix="skiff-bench-", dir="/run")
     try:
         runtimes = [os.path.abspath(r) if os.sep in r else shutil.which(r) or r for r in args.runtimes]
         setup = {}
@@ -60,20 +92,62 @@ def main():
             make_bundle(rt, bundle)
             one_run(rt, root, bundle, "warm")
             setup[rt] = (root, bundle)
-        times = {rt: [] for rt in runtimes}
+        runs = {rt: [] for rt in runtimes + ["floor"]}
+        rss = {rt: [] for rt in runtimes}
         for n in range(args.n):
+            order = runtimes + ["floor"]
+            random.shuffle(order)
+            for rt in order:
+                ms, kib = timed(FLOOR) if rt == "floor" else one_run(rt, *setup[rt], n)
+                runs[rt].append(ms)
+                if rt != "floor":
+                    rss[rt].append(kib)
+        execs = exec_times(runtimes, setup, args.n)
+        report(runtimes, runs, rss, execs, args.n)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def exec_times(runtimes, setup, n):
+    """Median-able exec times, interleaved, each runtime into its own sleeping container."""
+    cids = {}
+    for rt in runtimes:
+        root, bundle = setup[rt]
+        sleeper = bundle + "-sleep"
+        shutil.copytree(bundle, sleeper, symlinks=True)
+        config = os.path.join(sleeper, "config.json")
+        spec = json.load(open(config))
+        spec["process"]["args"] = ["sleep", "1000"]
+        json.dump(spec, open(config, "w"))
+        cid = f"bench-exec-{os.getpid()}"
+        subprocess.run([rt, "--root", root, "run", "--detach", "--bundle", sleeper, cid], check=True)
+        cids[rt] = cid
+    times = {rt: [] for rt in runtimes}
+    try:
+        for _ in range(n):
             order = runtimes[:]
             random.shuffle(order)
             for rt in order:
-                times[rt].append(one_run(rt, *setup[rt], n))
-        base = statistics.median(times[runtimes[0]])
-        for rt in runtimes:
-            med = statistics.median(times[rt])
-            print(f"RESULT {rt}: median {med:.2f} ms over {args.n} runs (min {min(times[rt]):.2f})")
-        for rt in runtimes[1:]:
-            print(f"RATIO {runtimes[0]} / {rt}: {base / statistics.median(times[rt]):.2f}")
+                times[rt].append(one_exec(rt, setup[rt][0], cids[rt])[0])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for rt in runtimes:
+            subprocess.run([rt, "--root", setup[rt][0], "delete", "--force", cids[rt]],
+                           stderr=subprocess.DEVNULL)
+    return times
+
+
+def report(runtimes, runs, rss, execs, n):
+    med = {rt: statistics.median(v) for rt, v in runs.items()}
+    emed = {rt: statistics.median(v) for rt, v in execs.items()}
+    print(f"INFO load average: {open('/proc/loadavg').read().split()[:3]}, {n} rounds")
+    print(f"RESULT floor (unshare, same namespaces, /bin/true): median {med['floor']:.2f} ms")
+    for rt in runtimes:
+        print(f"RESULT {rt}: run median {med[rt]:.2f} ms, exec median {emed[rt]:.2f} ms, "
+              f"peak RSS {statistics.median(rss[rt]) / 1024:.1f} MiB")
+    first = runtimes[0]
+    print(f"RATIO {first} run / floor: {med[first] / med['floor']:.2f}")
+    for rt in runtimes[1:]:
+        print(f"RATIO {first} / {rt}: run {med[first] / med[rt]:.2f}, exec {emed[first] / emed[rt]:.2f}")
 
 
 if __name__ == "__main__":

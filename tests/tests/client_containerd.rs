@@ -248,6 +248,10 @@ fn containerd_scenario(runtime: &Path, tag: &str) {
     )
     .expect_code(6)
     .stdout_has("/dev/pts/");
+    ctr.run(&["task", "pause", &d], Input::Null).ok();
+    ctr.wait_status(&d, "PAUSED");
+    ctr.run(&["task", "resume", &d], Input::Null).ok();
+    ctr.wait_status(&d, "RUNNING");
     ctr.run(&["task", "ps", &d], Input::Null)
         .ok()
         .stdout_has(&pid.to_string());

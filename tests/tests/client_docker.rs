@@ -225,6 +225,29 @@ fn docker_scenario(runtime: &Path, name: &str, tag: &str) {
     let pid: i32 = docker.inspect(&c, "{{.State.Pid}}").parse().expect("pid");
     assert_eq!(cgroup_limit(pid, "memory"), "67108864", "--memory=64m");
     assert_eq!(cgroup_limit(pid, "pids"), "50", "--pids-limit=50");
+    // pause/unpause (the runtime's pause and resume) and update (its update --resources).
+    docker.run(&["pause", &c], Input::Null).ok();
+    assert_eq!(docker.inspect(&c, "{{.State.Status}}"), "paused");
+    docker.run(&["unpause", &c], Input::Null).ok();
+    assert_eq!(docker.inspect(&c, "{{.State.Status}}"), "running");
+    docker
+        .run(
+            &[
+                "update",
+                "--memory=128m",
+                "--memory-swap=256m",
+                "--pids-limit=70",
+                &c,
+            ],
+            Input::Null,
+        )
+        .ok();
+    assert_eq!(
+        cgroup_limit(pid, "memory"),
+        "134217728",
+        "update --memory=128m"
+    );
+    assert_eq!(cgroup_limit(pid, "pids"), "70", "update --pids-limit=70");
     docker
         .run(
             &["exec", &c, "sh", "-c", "echo in-exec; exit 4"],
@@ -289,7 +312,6 @@ fn runc() -> PathBuf {
 }
 
 #[test]
-#[ignore = "skiff-runtime: writes blockIO.weight 0 (Docker's 'unset') to blkio.bfq.weight: ERANGE"]
 fn docker_skiff() {
     docker_scenario(&runtime_binary(), "skiff", "ds");
 }

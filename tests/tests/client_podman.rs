@@ -388,7 +388,6 @@ fn podman_runc() {
 }
 
 #[test]
-#[ignore = "skiff-runtime: cgroup v1 mount shows hierarchy roots, not the container's cgroup"]
 fn podman_cgroup_view_skiff() {
     podman_cgroup_view(&runtime_binary(), "vs");
 }

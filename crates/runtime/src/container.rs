@@ -329,7 +329,10 @@ pub fn kill_container(store: &Store, id: &str, signal: Signal, all: bool) -> Res
 
 /// Delete a container: refuse a running one unless `force`, which kills it.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    let _lock = store.lock(id)?;
+    let _lock = match store.lock(id) {
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        r => r?,
+    };
     let state = match store.load(id) {
         Ok(s) => s,
         Err(Error::NotFound(_)) if force => return store.remove(id),

@@ -42,6 +42,9 @@ pub enum Error {
     /// A lifecycle hook failed.
     #[error("{0}")]
     Hook(String),
+    /// The process to run cannot be run (missing executable, bad args or env).
+    #[error("process: {0}")]
+    Process(String),
     /// A system call or file operation failed.
     #[error("{context}: {source}")]
     Os {

@@ -27,7 +27,7 @@ pub struct Prepared {
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::Spec(format!("{what} {s:?} holds a NUL byte")))
+    CString::new(s).map_err(|_| Error::Process(format!("{what} {s:?} holds a NUL byte")))
 }
 
 /// Resolve the executable (through the process's own PATH) and build argv and envp.
@@ -35,7 +35,7 @@ pub fn prepare(process: &Process, extra_env: &[String]) -> Result<Prepared> {
     let args = process.args().as_deref().unwrap_or_default();
     let arg0 = args
         .first()
-        .ok_or_else(|| Error::Spec("process.args is empty".into()))?;
+        .ok_or_else(|| Error::Process("args is empty".into()))?;
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     env.extend(extra_env.iter().cloned());
     let path_var = env
@@ -70,7 +70,7 @@ fn find_executable(name: &str, path_var: &str) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    Err(Error::Spec(format!(
+    Err(Error::Process(format!(
         "executable {name:?} not found in $PATH ({path_var})"
     )))
 }
@@ -78,9 +78,9 @@ fn find_executable(name: &str, path_var: &str) -> Result<PathBuf> {
 fn check_executable(p: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(p)
-        .map_err(|e| Error::Spec(format!("executable {}: {e}", p.display())))?;
+        .map_err(|e| Error::Process(format!("executable {}: {e}", p.display())))?;
     if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(Error::Spec(format!(
+        return Err(Error::Process(format!(
             "executable {} is not an executable file",
             p.display()
         )));
@@ -246,8 +246,8 @@ pub fn enter_cwd(process: &Process) -> Result<()> {
     nix::unistd::chdir(cwd).ctx(|| format!("process.cwd {}", cwd.display()))?;
     match std::env::current_dir() {
         Ok(p) if p.is_absolute() => Ok(()),
-        _ => Err(Error::Spec(format!(
-            "process.cwd {} is outside the container's root filesystem",
+        _ => Err(Error::Process(format!(
+            "cwd {} is outside the container's root filesystem",
             cwd.display()
         ))),
     }

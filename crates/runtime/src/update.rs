@@ -122,7 +122,7 @@ pub fn update(store: &Store, id: &str, resources: &LinuxResources) -> Result<()>
         });
     }
     let cg = cgroup::open(&state.cgroup_path)?;
-    cg.apply(resources)?;
+    cg.apply(&cgroup::without_unset(resources.clone()))?;
     Ok(())
 }
 
