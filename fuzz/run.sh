@@ -36,18 +36,21 @@ trap cleanup EXIT
 cleanup
 mkdir -p "$work" "$logs" "$TMPDIR"
 
-flags=(--sanitizer none --fuzz-dir "$fuzz_dir")
-cargo fuzz build "${flags[@]}"
+# One build, then the binaries run directly: a source edit during the run
+# does not trigger rebuilds between targets.
+cargo fuzz build --sanitizer none --fuzz-dir "$fuzz_dir"
+host=$(rustc -vV | sed -n 's/^host: //p')
+bin=$fuzz_dir/target/$host/release
 
 failed=0
 for target in $(cargo fuzz list --fuzz-dir "$fuzz_dir"); do
-	mkdir -p "$work/$target"
+	mkdir -p "$work/$target" "$fuzz_dir/artifacts/$target"
 	log=$logs/$target.log
 	status=0
 	# The first corpus directory receives new inputs; the committed one is only read.
-	cargo fuzz run "${flags[@]}" "$target" "$work/$target" "$fuzz_dir/corpus/$target" -- \
-		-max_total_time="$duration" -rss_limit_mb=2048 -timeout=30 \
-		-print_final_stats=1 >"$log" 2>&1 || status=$?
+	"$bin/$target" -artifact_prefix="$fuzz_dir/artifacts/$target/" \
+		-max_total_time="$duration" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+		"$work/$target" "$fuzz_dir/corpus/$target" >"$log" 2>&1 || status=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	if [ "$status" -eq 0 ] && [ -n "$runs" ]; then
 		echo "FUZZ $target runs=$runs ok"

@@ -352,7 +352,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     if state.status != Status::Stopped && state.pid > 0 {
         let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
     }
-    skiff_cgroups::kill_all(cg.as_ref(), libc::SIGKILL)?;
+    if cg.pids().map_or(true, |p| !p.is_empty()) {
+        skiff_cgroups::kill_all(cg.as_ref(), libc::SIGKILL)?;
+    }
     if state.status == Status::Paused {
         cg.set_freezer(FreezerState::Thawed)?;
     }
