@@ -16,6 +16,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@command -v cargo-nextest >/dev/null || $(CARGO) install cargo-nextest --locked
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -28,6 +29,7 @@ test: deps lint build
 	$(CARGO) nextest run --workspace
 	tests/vm/cgroups-v2.sh
 	tests/vm/runtime-v2.sh cgroups
+	fuzz/run.sh 10
 
 demo: deps
 	$(CARGO) build -p skiff-runtime

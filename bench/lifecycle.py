@@ -40,15 +40,26 @@ def make_bundle(runtime, path):
 
 
 def timed(argv):
-    """Wall time in ms and peak RSS in KiB of one command, which must succeed."""
+    """Wall time in ms of one command, which must succeed."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = (time.perf_counter() - start) * 1000
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode().strip()}")
-    proc.stderr.close()
-    return elapsed, usage.ru_maxrss
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {r.stderr.decode().strip()}")
+    return elapsed
+
+
+def peak_rss(runtime, root, bundle):
+    """Peak RSS in KiB of `create` (the runtime alone: it waits for no child)."""
+    cid = f"bench-rss-{os.getpid()}"
+    # A file, not a pipe: the container's init keeps the runtime's stderr open.
+    with tempfile.TemporaryFile() as err:
+        subprocess.run(["/usr/bin/time", "-f", "%M", runtime, "--root", root, "create",
+                        "--bundle", bundle, cid], stdout=subprocess.DEVNULL, stderr=err,
+                       check=True)
+        subprocess.run([runtime, "--root", root, "delete", "--force", cid], check=True)
+        err.seek(0)
+        return int(err.read().decode().split()[-1])
 
 
 def one_run(runtime, root, bundle, n):
@@ -98,10 +109,9 @@ def main():
             order = runtimes + ["floor"]
             random.shuffle(order)
             for rt in order:
-                ms, kib = timed(FLOOR) if rt == "floor" else one_run(rt, *setup[rt], n)
-                runs[rt].append(ms)
-                if rt != "floor":
-                    rss[rt].append(kib)
+                runs[rt].append(timed(FLOOR) if rt == "floor" else one_run(rt, *setup[rt], n))
+        for rt in runtimes:
+            rss[rt] = [peak_rss(rt, *setup[rt]) for _ in range(5)]
         execs = exec_times(runtimes, setup, args.n)
         report(runtimes, runs, rss, execs, args.n)
     finally:
@@ -128,7 +138,7 @@ def exec_times(runtimes, setup, n):
             order = runtimes[:]
             random.shuffle(order)
             for rt in order:
-                times[rt].append(one_exec(rt, setup[rt][0], cids[rt])[0])
+                times[rt].append(one_exec(rt, setup[rt][0], cids[rt]))
     finally:
         for rt in runtimes:
             subprocess.run([rt, "--root", setup[rt][0], "delete", "--force", cids[rt]],
@@ -143,7 +153,7 @@ def report(runtimes, runs, rss, execs, n):
     print(f"RESULT floor (unshare, same namespaces, /bin/true): median {med['floor']:.2f} ms")
     for rt in runtimes:
         print(f"RESULT {rt}: run median {med[rt]:.2f} ms, exec median {emed[rt]:.2f} ms, "
-              f"peak RSS {statistics.median(rss[rt]) / 1024:.1f} MiB")
+              f"create peak RSS {statistics.median(rss[rt]) / 1024:.1f} MiB")
     first = runtimes[0]
     print(f"RATIO {first} run / floor: {med[first] / med['floor']:.2f}")
     for rt in runtimes[1:]:
