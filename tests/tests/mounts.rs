@@ -215,3 +215,60 @@ fn tmpcopyup_copies_the_image_contents() {
     );
     assert_eq!(out.trim(), "from the image\n1");
 }
+
+/// Unmounts a mount the test made on the host, even when the test fails.
+struct HostMount(std::path::PathBuf);
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn recursive_read_only_bind_covers_submounts() {
+    let host = HostDir::new("rro");
+    let sub = host.path().join("sub");
+    fs::create_dir(&sub).expect("sub dir");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .expect("mount a tmpfs below the host dir");
+    let _unmount = HostMount(sub);
+    let bundle = Bundle::new().bind(host.path(), "/data", &["rbind", "rro"]);
+    let out = sh_output(
+        "rro",
+        bundle,
+        "touch /data/x 2>/dev/null && echo top-writable; touch /data/sub/y 2>/dev/null && echo sub-writable; echo done",
+    );
+    assert!(
+        !out.contains("top-writable"),
+        "rro left /data writable: {out}"
+    );
+    assert!(
+        !out.contains("sub-writable"),
+        "rro left the submount writable: {out}"
+    );
+    assert!(out.contains("done"), "{out}");
+}
+
+#[test]
+fn apparmor_and_selinux_labels_are_skipped_where_the_host_lacks_them() {
+    // runc refuses instead; skiff follows crun, because engines pass labels by default.
+    if skiff_e2e::skip_skiff_checks() {
+        return;
+    }
+    let bundle = Bundle::new().edit(|v| {
+        v["process"]["apparmorProfile"] = serde_json::json!("skiff-test-profile");
+        v["process"]["selinuxLabel"] = serde_json::json!("system_u:system_r:container_t:s0");
+    });
+    let lsm = fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+    if lsm.contains("apparmor") || lsm.contains("selinux") {
+        return;
+    }
+    assert_eq!(sh_output("lsm-skip", bundle, "echo ran").trim(), "ran");
+}
