@@ -26,12 +26,14 @@ pub(crate) fn pids_max(limit: i64) -> String {
     }
 }
 
-/// A v2 limit value: negative means no limit.
-pub(crate) fn v2_limit(value: i64) -> String {
-    if value < 0 {
-        "max".into()
-    } else {
-        value.to_string()
+/// A v2 limit value: -1 means no limit; other negative values are refused.
+pub(crate) fn v2_limit(value: i64, what: &str) -> Result<String> {
+    match value {
+        -1 => Ok("max".into()),
+        v if v < 0 => Err(Error::Invalid(format!(
+            "{what} {v} is negative (-1 means unlimited)"
+        ))),
+        v => Ok(v.to_string()),
     }
 }
 
@@ -163,8 +165,12 @@ mod tests {
         assert_eq!(pids_max(5), "5");
         assert_eq!(pids_max(0), "max");
         assert_eq!(pids_max(-1), "max");
-        assert_eq!(v2_limit(-1), "max");
-        assert_eq!(v2_limit(4096), "4096");
+        assert_eq!(v2_limit(-1, "x").unwrap(), "max");
+        assert_eq!(v2_limit(4096, "x").unwrap(), "4096");
+        assert!(v2_limit(-5, "memory limit")
+            .unwrap_err()
+            .to_string()
+            .contains("memory limit -5"));
     }
 
     #[test]

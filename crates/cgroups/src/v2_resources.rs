@@ -62,10 +62,15 @@ pub(crate) fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
 fn apply_memory(dir: &Path, memory: &LinuxMemory) -> Result<()> {
     let limit = memory.limit().filter(|&v| v != 0);
     if let Some(limit) = limit {
-        set(dir, "memory.max", &convert::v2_limit(limit), "memory limit")?;
+        set(
+            dir,
+            "memory.max",
+            &convert::v2_limit(limit, "memory limit")?,
+            "memory limit",
+        )?;
     }
     if let Some(reservation) = memory.reservation().filter(|&v| v != 0) {
-        let value = convert::v2_limit(reservation);
+        let value = convert::v2_limit(reservation, "memory reservation")?;
         set(dir, "memory.low", &value, "memory reservation")?;
     }
     if let Some(swap) = memory.swap().filter(|&v| v != 0) {
@@ -186,7 +191,7 @@ fn io_max_line(key: &str, device: &LinuxThrottleDevice) -> String {
 pub(crate) fn apply_hugepages(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<()> {
     for limit in limits {
         let file = format!("hugetlb.{}.max", convert::page_size(limit.page_size())?);
-        let value = convert::v2_limit(limit.limit());
+        let value = convert::v2_limit(limit.limit(), "hugepage limit")?;
         set(dir, &file, &value, "hugepage limit")?;
     }
     Ok(())
