@@ -58,9 +58,20 @@ pub(crate) fn require(dir: &Path, file: &str, what: &str) -> Result<PathBuf> {
     }
 }
 
-/// Writes `value` to `dir/file`, which must exist (see [`require`]).
+/// Writes `value` to `dir/file`, which must exist: a missing file is
+/// [`Error::Unsupported`] as with [`require`], found by the open itself rather
+/// than by a stat before it.
 pub(crate) fn set(dir: &Path, file: &str, value: &str, what: &str) -> Result<()> {
-    write(&require(dir, file, what)?, value)
+    let path = dir.join(file);
+    match write(&path, value) {
+        Err(Error::Write { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            Err(Error::Unsupported(format!(
+                "{what} needs {}, which this host does not have",
+                path.display()
+            )))
+        }
+        r => r,
+    }
 }
 
 /// The first of `files` that exists in `dir`, or [`Error::Unsupported`].
@@ -201,6 +212,9 @@ mod tests {
         );
         let err = first_existing(Path::new("/nonexistent-dir"), &["a", "b"], "x").unwrap_err();
         assert!(matches!(err, Error::Unsupported(_)));
+        let err = set(Path::new("/nonexistent-dir"), "pids.max", "1", "pids limit").unwrap_err();
+        assert!(matches!(err, Error::Unsupported(_)), "{err}");
+        assert!(err.to_string().contains("pids limit needs"), "{err}");
     }
 
     #[test]
