@@ -2,8 +2,6 @@
 //! Each uses its own `/skiff-test-<pid>-<n>` cgroup, removed even on failure.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use oci_spec::runtime::{
     LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
@@ -11,45 +9,33 @@ use oci_spec::runtime::{
 };
 
 use crate::mountinfo::Mounts;
-use crate::{open, Cgroup, Error, FreezerState, Layout};
+use crate::test_support::{read, sleeper, TestCgroup};
+use crate::{open, Error, FreezerState, Layout};
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
+/// The shared test cgroup, with the host's per-hierarchy directories.
+struct Guard(TestCgroup);
 
-/// A test cgroup plus the children placed in it; Drop thaws, kills those
-/// children by pid, and destroys the cgroup from its top-level directory.
-struct Guard {
-    top: Box<dyn Cgroup>,
-    cgroup: Box<dyn Cgroup>,
-    children: Vec<Child>,
+impl std::ops::Deref for Guard {
+    type Target = TestCgroup;
+    fn deref(&self) -> &TestCgroup {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut TestCgroup {
+        &mut self.0
+    }
 }
 
 impl Guard {
-    /// A fresh test cgroup `/skiff-test-<pid>-<n><suffix>` (suffix may be
-    /// empty), or None when not root.
+    /// A fresh test cgroup `/skiff-test-<pid>-<n><suffix>`, or None when not root.
     fn new(suffix: &str) -> Option<Self> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipping: real cgroup tests need root");
-            return None;
-        }
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let top = format!("/skiff-test-{}-{n}", std::process::id());
-        let cgroup = open(Path::new(&format!("{top}{suffix}"))).expect("open");
-        Some(Self {
-            top: open(Path::new(&top)).expect("open"),
-            cgroup,
-            children: Vec::new(),
-        })
+        TestCgroup::new("skiff-test", suffix).map(Guard)
     }
 
     fn spawn_sleeper(&mut self) -> i32 {
-        let child = Command::new("sleep")
-            .arg("600")
-            .spawn()
-            .expect("spawn sleep");
-        let pid = i32::try_from(child.id()).expect("pid fits i32");
-        self.children.push(child);
-        pid
+        self.0.spawn(&mut sleeper())
     }
 
     /// Directories of the cgroup in every hierarchy of this host.
@@ -74,26 +60,6 @@ impl Guard {
             .find(|h| h.has(controller))
             .map(|h| h.mount_point.join(rel))
     }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.cgroup.set_freezer(FreezerState::Thawed);
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if let Err(e) = self.top.destroy() {
-            eprintln!("cleanup of {}: {e}", self.top.path().display());
-        }
-    }
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        .trim()
-        .to_owned()
 }
 
 fn is_v1_host() -> bool {

@@ -18,6 +18,8 @@ mod host_tests;
 mod mountinfo;
 mod path;
 mod stats;
+#[cfg(test)]
+mod test_support;
 mod v1;
 mod v1_resources;
 mod v1_stats;

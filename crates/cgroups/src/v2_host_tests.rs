@@ -5,8 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
@@ -15,25 +14,34 @@ use oci_spec::runtime::{
 };
 
 use crate::mountinfo::Mounts;
-use crate::{open, Cgroup, Error, FreezerState, Layout};
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
+use crate::test_support::{read, sleeper, TestCgroup};
+use crate::{open, Error, FreezerState, Layout};
 
 /// Controllers the tests expect to see enabled when the root offers them.
 const CONTROLLERS: [&str; 6] = ["cpu", "io", "memory", "pids", "cpuset", "hugetlb"];
 
-/// A test cgroup `/skiff-v2-test-<pid>-<n><suffix>` plus the children placed
-/// in it. Drop thaws, SIGKILLs every process left in the cgroup (all started
-/// by the test), reaps the direct children and destroys the top directory.
+/// The shared test cgroup on a unified-only host, with its directory on the cgroup2 mount.
 struct Guard {
-    top: Box<dyn Cgroup>,
-    cgroup: Box<dyn Cgroup>,
+    inner: TestCgroup,
     mount: PathBuf,
-    children: Vec<Child>,
+}
+
+impl std::ops::Deref for Guard {
+    type Target = TestCgroup;
+    fn deref(&self) -> &TestCgroup {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut TestCgroup {
+        &mut self.inner
+    }
 }
 
 impl Guard {
-    /// None (after a note) unless this is root on a unified-only host.
+    /// `/skiff-v2-test-<pid>-<n><suffix>`; None (after a note) unless this is
+    /// root on a unified-only host.
     fn new(suffix: &str) -> Option<Self> {
         match crate::detect() {
             Ok(Layout::Unified) => {}
@@ -42,22 +50,13 @@ impl Guard {
                 return None;
             }
         }
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipping: cgroup v2 tests need root");
-            return None;
-        }
         let mount = Mounts::read()
             .expect("mountinfo")
             .unified
             .expect("cgroup2 mount");
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let top = format!("/skiff-v2-test-{}-{n}", std::process::id());
         Some(Self {
-            cgroup: open(Path::new(&format!("{top}{suffix}"))).expect("open"),
-            top: open(Path::new(&top)).expect("open"),
+            inner: TestCgroup::new("skiff-v2-test", suffix)?,
             mount,
-            children: Vec::new(),
         })
     }
 
@@ -69,41 +68,6 @@ impl Guard {
     fn dir(&self) -> PathBuf {
         self.dir_of(self.cgroup.path())
     }
-
-    fn spawn(&mut self, command: &mut Command) -> i32 {
-        let child = command.spawn().expect("spawn");
-        let pid = i32::try_from(child.id()).expect("pid fits i32");
-        self.children.push(child);
-        pid
-    }
-
-    /// Stops and reaps the children, so the cgroup can be removed.
-    fn stop_children(&mut self) {
-        for mut child in self.children.drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.cgroup.set_freezer(FreezerState::Thawed);
-        // Everything in the test cgroup was started by this test, including
-        // grandchildren the shells left behind.
-        let _ = crate::kill_all(self.top.as_ref(), libc::SIGKILL);
-        self.stop_children();
-        if let Err(e) = self.top.destroy() {
-            eprintln!("cleanup of {}: {e}", self.top.path().display());
-        }
-    }
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        .trim()
-        .to_owned()
 }
 
 fn words(path: &Path) -> Vec<String> {
@@ -117,12 +81,6 @@ fn keyed(path: &Path, key: &str) -> String {
         .find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("no {key} in {}: {text:?}", path.display()))
         .to_owned()
-}
-
-fn sleeper() -> Command {
-    let mut command = Command::new("sleep");
-    command.arg("600");
-    command
 }
 
 #[test]
