@@ -44,20 +44,23 @@ fn pids_limit_stops_forks() {
     c.assert_nothing_left(None);
 }
 
+/// A shell that doubles a string until the 16 MiB limit (memory plus swap)
+/// of its own cgroup stops it, after running `first`.
+fn memory_hog(c: &Container, first: &str) -> Bundle {
+    let mib = 16 << 20;
+    let script = format!("{first}x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done");
+    in_own_cgroup(c, Bundle::new())
+        .edit(|v| {
+            v["linux"]["resources"]["memory"] = serde_json::json!({"limit": mib, "swap": mib})
+        })
+        .args(&["sh", "-c", &script])
+}
+
 #[test]
 fn memory_limit_oom_kills_a_hog() {
     let rt = Runtime::new();
     let c = rt.container("memory-limit");
-    let mib = 16 << 20;
-    let bundle = in_own_cgroup(&c, Bundle::new())
-        .edit(|v| {
-            v["linux"]["resources"]["memory"] = serde_json::json!({"limit": mib, "swap": mib})
-        })
-        .args(&[
-            "sh",
-            "-c",
-            "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
-        ]);
+    let bundle = memory_hog(&c, "");
     let out = c.run(&bundle);
     assert_eq!(
         out.status.code(),
@@ -217,16 +220,7 @@ fn cpu_quota_throttles_a_busy_loop() {
 fn oom_kill_shows_in_events() {
     let rt = Runtime::new();
     let c = rt.container("events-oom");
-    let mib = 16 << 20;
-    let bundle = in_own_cgroup(&c, Bundle::new())
-        .edit(|v| {
-            v["linux"]["resources"]["memory"] = serde_json::json!({"limit": mib, "swap": mib})
-        })
-        .args(&[
-            "sh",
-            "-c",
-            "sleep 1; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
-        ]);
+    let bundle = memory_hog(&c, "sleep 1; ");
     c.start_running(&bundle);
     let events = rt.output(rt.command(&["events", "--interval", "100ms", c.id()]));
     assert_ok(&events, "events");

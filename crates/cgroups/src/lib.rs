@@ -118,6 +118,34 @@ pub trait Cgroup {
     }
 }
 
+/// A cgroup hierarchy mounted on this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Where it is mounted.
+    pub mount_point: PathBuf,
+    /// `cgroup` (v1) or `cgroup2`.
+    pub fstype: &'static str,
+    /// The mount data that makes another mount of it: its controllers (and
+    /// `name=`) for v1, empty for cgroup2.
+    pub options: String,
+}
+
+/// The hierarchies mounted on this host: v1 ones first, then the cgroup2 mount.
+pub fn hierarchies() -> Result<Vec<Hierarchy>> {
+    let mounts = Mounts::read()?;
+    let v1 = mounts.v1.into_iter().map(|h| Hierarchy {
+        options: h.controllers.join(","),
+        mount_point: h.mount_point,
+        fstype: "cgroup",
+    });
+    let v2 = mounts.unified.into_iter().map(|mount_point| Hierarchy {
+        mount_point,
+        fstype: "cgroup2",
+        options: String::new(),
+    });
+    Ok(v1.chain(v2).collect())
+}
+
 /// Detect the host's layout from /proc/self/mountinfo.
 pub fn detect() -> Result<Layout> {
     Mounts::read()?.layout()

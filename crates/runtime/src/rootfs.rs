@@ -275,11 +275,12 @@ fn locked_flags(path: &Path) -> nix::Result<MsFlags> {
 /// A `cgroup` mount: on a pure v2 host one cgroup2 mount; on a v1 or hybrid
 /// host a tmpfs holding one mount per hierarchy the host has, named as there.
 fn mount_cgroup(s: &Setup, root: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<()> {
-    let hierarchies = host_cgroup_mounts()?;
+    let hierarchies = skiff_cgroups::hierarchies()?;
     let show = || format!("mount cgroups on {}", dest.display());
-    if hierarchies.len() == 1 && hierarchies[0].0 == Path::new("/sys/fs/cgroup") {
-        let (host, fstype, opts) = &hierarchies[0];
-        return mount_hierarchy(s, root, dest, host, fstype, opts, o.flags);
+    if let [h] = hierarchies.as_slice() {
+        if h.fstype == "cgroup2" {
+            return mount_hierarchy(s, root, dest, h, o.flags);
+        }
     }
     let target = resolve::open_or_create(root, dest, Create::Dir)?;
     let tmpfs_flags = (o.flags & !MsFlags::MS_RDONLY) | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
@@ -291,9 +292,9 @@ fn mount_cgroup(s: &Setup, root: &OwnedFd, dest: &Path, o: &MountOptions) -> Res
         Some("mode=755"),
     )
     .ctx(show)?;
-    for (host, fstype, opts) in &hierarchies {
-        if let Some(name) = host.file_name() {
-            mount_hierarchy(s, root, &dest.join(name), host, fstype, opts, o.flags)?;
+    for h in &hierarchies {
+        if let Some(name) = h.mount_point.file_name() {
+            mount_hierarchy(s, root, &dest.join(name), h, o.flags)?;
         }
     }
     if o.flags.contains(MsFlags::MS_RDONLY) {
@@ -315,11 +316,10 @@ fn mount_hierarchy(
     s: &Setup,
     root: &OwnedFd,
     dest: &Path,
-    host: &Path,
-    fstype: &str,
-    opts: &str,
+    h: &skiff_cgroups::Hierarchy,
     flags: MsFlags,
 ) -> Result<()> {
+    let (host, fstype) = (h.mount_point.as_path(), h.fstype);
     let target = resolve::open_or_create(root, dest, Create::Dir)?;
     let show = || {
         format!(
@@ -329,7 +329,7 @@ fn mount_hierarchy(
         )
     };
     if s.cgroupns {
-        let data = (fstype == "cgroup").then_some(opts);
+        let data = (fstype == "cgroup").then_some(h.options.as_str());
         match mount(
             Some(fstype),
             &resolve::fd_path(&target),
@@ -358,35 +358,6 @@ fn mount_hierarchy(
         remount(&resolve::fd_path(&mounted), extra).ctx(show)?;
     }
     Ok(())
-}
-
-/// The host's cgroup mounts under /sys/fs/cgroup: (mount point, fs type, controller options).
-fn host_cgroup_mounts() -> Result<Vec<(PathBuf, String, String)>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .ctx(|| "read /proc/self/mountinfo".to_string())?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mount_point = left.split(' ').nth(4).unwrap_or("");
-        let mut r = right.split(' ');
-        let fstype = r.next().unwrap_or("");
-        let super_opts = r.nth(1).unwrap_or("");
-        if (fstype == "cgroup" || fstype == "cgroup2") && mount_point.starts_with("/sys/fs/cgroup")
-        {
-            let controllers: Vec<&str> = super_opts
-                .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro" | "relatime" | "nosuid" | "nodev" | "noexec"))
-                .collect();
-            out.push((
-                PathBuf::from(mount_point),
-                fstype.to_string(),
-                controllers.join(","),
-            ));
-        }
-    }
-    Ok(out)
 }
 
 /// Make the rootfs the process's root: pivot_root, or a move mount and chroot
