@@ -1,0 +1,14 @@
+//! Images for skiff: references and digests, the content-addressed store,
+//! the registry client, safe layer unpacking and overlay root filesystems.
+//!
+//! The crate knows nothing of containers: the engine asks it for an image's
+//! layers and for an overlay mount, and runs the result through the runtime.
+
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod reference;
+
+pub use digest::{Digest, DigestWriter};
+pub use error::{Error, Result};
+pub use reference::Reference;
