@@ -139,7 +139,7 @@ pub struct Index {
 #[derive(Debug, Clone)]
 pub enum AnyManifest {
     /// One image.
-    Image(Manifest),
+    Image(Box<Manifest>),
     /// A list of images for several platforms.
     Index(Index),
 }
@@ -175,9 +175,9 @@ impl AnyManifest {
         }
         let malformed = |e: serde_json::Error| Error::Other(format!("malformed manifest: {e}"));
         match media_type.as_str() {
-            OCI_MANIFEST | DOCKER_MANIFEST => Ok(AnyManifest::Image(
+            OCI_MANIFEST | DOCKER_MANIFEST => Ok(AnyManifest::Image(Box::new(
                 serde_json::from_slice(bytes).map_err(malformed)?,
-            )),
+            ))),
             OCI_INDEX | DOCKER_MANIFEST_LIST => Ok(AnyManifest::Index(
                 serde_json::from_slice(bytes).map_err(malformed)?,
             )),
