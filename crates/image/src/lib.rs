@@ -7,7 +7,9 @@
 pub mod digest;
 pub mod error;
 pub mod manifest;
+pub mod overlay;
 pub mod reference;
+pub mod store;
 
 pub use digest::{Digest, DigestWriter};
 pub use error::{Error, Result};

@@ -22,7 +22,7 @@ use crate::spawn;
 use crate::spec;
 use crate::state::{self, State, Status, Store, EXEC_FIFO};
 use crate::sync::{self, Channel, Msg};
-use crate::timestamp;
+use skiff_timestamp as timestamp;
 
 /// Options of `create` (and `run`).
 #[derive(Debug, Default)]

@@ -33,7 +33,6 @@ pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod sync;
-pub mod timestamp;
 pub mod update;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crate::timestamp;
+use skiff_timestamp as timestamp;
 
 #[derive(Debug)]
 struct Config {
