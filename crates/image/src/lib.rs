@@ -8,6 +8,7 @@ pub mod digest;
 pub mod error;
 pub mod manifest;
 pub mod reference;
+pub mod registry;
 
 pub use digest::{Digest, DigestWriter};
 pub use error::{Error, Result};
