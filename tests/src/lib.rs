@@ -14,8 +14,10 @@
 mod bundle;
 mod clients;
 mod guard;
+pub mod oci_layout;
 mod procs;
 mod quick;
+pub mod registry;
 mod runtime;
 
 pub use bundle::{Bundle, DEFAULT_PATH};

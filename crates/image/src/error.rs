@@ -42,6 +42,35 @@ pub enum Error {
     /// Anything else, with a message that says what.
     #[error("{0}")]
     Other(String),
+    /// A registry that did not answer at all (refused, timed out, TLS failed).
+    #[error("cannot reach registry at {url}: {reason}")]
+    RegistryUnreachable {
+        /// The URL that was asked.
+        url: String,
+        /// What the connection attempt said.
+        reason: String,
+    },
+    /// A registry that wants credentials it was not given, or refused them.
+    #[error("authentication required: run skiff login {registry} ({detail})")]
+    AuthRequired {
+        /// The registry, as `skiff login` takes it.
+        registry: String,
+        /// What the registry said.
+        detail: String,
+    },
+    /// A tag or digest the repository does not have.
+    #[error("manifest unknown: {0}")]
+    ManifestUnknown(String),
+    /// Any other error status from a registry, with its error body's message.
+    #[error("registry error from {url}: HTTP {status}: {message}")]
+    Registry {
+        /// The URL that was asked.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The registry's error codes and messages, or the status's reason.
+        message: String,
+    },
 }
 
 /// The crate's result type.

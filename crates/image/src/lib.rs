@@ -9,6 +9,7 @@ pub mod error;
 pub mod manifest;
 pub mod overlay;
 pub mod reference;
+pub mod registry;
 pub mod store;
 
 pub use digest::{Digest, DigestWriter};
