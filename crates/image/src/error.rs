@@ -42,6 +42,14 @@ pub enum Error {
     /// Anything else, with a message that says what.
     #[error("{0}")]
     Other(String),
+    /// A layer entry that could not be unpacked.
+    #[error("layer entry {entry:?}: {reason}")]
+    Unpack {
+        /// The tar entry's name (or where in the archive, for a header).
+        entry: String,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 /// The crate's result type.

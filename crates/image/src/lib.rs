@@ -8,7 +8,9 @@ pub mod digest;
 pub mod error;
 pub mod manifest;
 pub mod reference;
+pub mod unpack;
 
 pub use digest::{Digest, DigestWriter};
 pub use error::{Error, Result};
 pub use reference::Reference;
+pub use unpack::{unpack_layer, UnpackStats};
