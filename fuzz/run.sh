@@ -29,7 +29,8 @@ fi
 
 work=$fuzz_dir/target/run-corpus
 logs=$fuzz_dir/target/run-logs
-# spec_parse makes its bundle directory under $TMPDIR; keep it inside fuzz/target.
+# spec_parse (its bundle) and layer_unpack (its layer directories) write under
+# $TMPDIR; keep that inside fuzz/target.
 export TMPDIR=$fuzz_dir/target/tmp
 cleanup() { rm -rf "$work" "$TMPDIR"; }
 trap cleanup EXIT

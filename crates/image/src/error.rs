@@ -71,6 +71,14 @@ pub enum Error {
         /// The registry's error codes and messages, or the status's reason.
         message: String,
     },
+    /// A layer entry that could not be unpacked.
+    #[error("layer entry {entry:?}: {reason}")]
+    Unpack {
+        /// The tar entry's name (or where in the archive, for a header).
+        entry: String,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 /// The crate's result type.

@@ -11,7 +11,9 @@ pub mod overlay;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod unpack;
 
 pub use digest::{Digest, DigestWriter};
 pub use error::{Error, Result};
 pub use reference::Reference;
+pub use unpack::{unpack_layer, UnpackStats};
