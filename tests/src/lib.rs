@@ -19,6 +19,7 @@ mod procs;
 mod quick;
 pub mod registry;
 mod runtime;
+mod skiff;
 
 pub use bundle::{Bundle, DEFAULT_PATH};
 pub use clients::{
@@ -33,3 +34,4 @@ pub use procs::{
 };
 pub use quick::{run_bundle, sh_output};
 pub use runtime::{assert_ok, runtime_binary, skip_skiff_checks, text, Runtime, Spawned};
+pub use skiff::{skiff_binary, Skiff};

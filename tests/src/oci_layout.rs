@@ -223,6 +223,23 @@ pub fn push(layout: &Layout, dest: &str, format: PushFormat, creds: Option<&str>
     digest.trim().parse().expect("skopeo wrote a digest")
 }
 
+/// A two-layer image for amd64 running `/bin/sh`: busybox (compressed as
+/// `base`), then a zstd layer that adds `/etc/motd`, whites out
+/// `/etc/hostname` and makes `/tmp` opaque.
+pub fn two_layer_image(layout: &Layout, base: Compression) -> Image {
+    let top = Layer {
+        entries: vec![
+            Entry::Dir("etc".into(), 0o755),
+            Entry::File("etc/motd".into(), b"hello from skiff\n".to_vec(), 0o644),
+            Entry::Whiteout("etc/hostname".into()),
+            Entry::Dir("tmp".into(), 0o1777),
+            Entry::Opaque("tmp".into()),
+        ],
+        compression: Compression::Zstd,
+    };
+    layout.add_image(&[busybox_layer(base), top], "amd64", &["/bin/sh"])
+}
+
 /// A base layer with Debian's static busybox as `/bin/busybox`, a few
 /// applets linked to it, and the usual top-level directories.
 pub fn busybox_layer(compression: Compression) -> Layer {

@@ -7,7 +7,9 @@
 //! directories, removed (and the registry killed) even when it fails.
 
 use skiff_e2e::free_port;
-use skiff_e2e::oci_layout::{busybox_layer, Compression, Entry, Image, Layer, Layout, PushFormat};
+use skiff_e2e::oci_layout::{
+    busybox_layer, two_layer_image, Compression, Entry, Image, Layer, Layout, PushFormat,
+};
 use skiff_e2e::registry::{test_client, Registry};
 use skiff_image::manifest::{
     AnyManifest, Descriptor, Manifest, Platform, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST,
@@ -25,21 +27,6 @@ fn reference(registry: &Registry, name: &str) -> Reference {
     format!("{}/{name}", registry.addr())
         .parse()
         .expect("test reference")
-}
-
-/// A two-layer image: busybox (gzip), then a zstd layer with whiteouts.
-fn two_layer_image(layout: &Layout, base: Compression) -> Image {
-    let top = Layer {
-        entries: vec![
-            Entry::Dir("etc".into(), 0o755),
-            Entry::File("etc/motd".into(), b"hello from skiff\n".to_vec(), 0o644),
-            Entry::Whiteout("etc/hostname".into()),
-            Entry::Dir("tmp".into(), 0o1777),
-            Entry::Opaque("tmp".into()),
-        ],
-        compression: Compression::Zstd,
-    };
-    layout.add_image(&[busybox_layer(base), top], "amd64", &["/bin/sh"])
 }
 
 fn manifest_of(bytes: &[u8], media_type: &str) -> Manifest {

@@ -4,10 +4,14 @@
 //! The crate knows nothing of containers: the engine asks it for an image's
 //! layers and for an overlay mount, and runs the result through the runtime.
 
+pub mod archive;
 pub mod digest;
 pub mod error;
+pub mod import;
+pub mod ingest;
 pub mod manifest;
 pub mod overlay;
+pub mod pull;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -78,6 +78,17 @@ impl Compression {
             _ => Compression::None,
         }
     }
+
+    /// The compression of the file at `path`, by its first bytes.
+    pub fn sniff_file(path: &std::path::Path) -> Result<Compression> {
+        use std::io::Read;
+        let mut head = [0u8; 4];
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+        let n = file
+            .read(&mut head)
+            .map_err(|e| Error::io("reading", path, e))?;
+        Ok(Compression::sniff(&head[..n]))
+    }
 }
 
 /// A content descriptor.
@@ -99,6 +110,20 @@ pub struct Descriptor {
     /// Other places to fetch it from (foreign layers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
+}
+
+impl Descriptor {
+    /// A descriptor with no platform, annotations or URLs.
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            platform: None,
+            annotations: BTreeMap::new(),
+            urls: Vec::new(),
+        }
+    }
 }
 
 /// An image manifest (OCI or Docker schema 2).

@@ -78,7 +78,10 @@ impl Store {
         let dir = self.root.join("layers");
         let entries = fs::read_dir(&dir).map_err(|e| Error::io("reading", &dir, e))?;
         let mut out = Vec::new();
-        for entry in entries.flatten() {
+        for entry in entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        {
             if let Some(layer) = read_json::<Layer>(&entry.path().join("layer.json"))? {
                 out.push(layer);
             }

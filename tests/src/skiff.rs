@@ -1,0 +1,95 @@
+//! The `skiff` engine binary with a private store: each test gets its own
+//! `--root` and `--runroot` under a temporary directory, removed (after
+//! unmounting anything left under it) when the test ends, even by panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use crate::clients::{run, unmount_under, Input, Ran};
+
+/// The engine binary: `$SKIFF`, or `<workspace>/target/debug/skiff`.
+pub fn skiff_binary() -> PathBuf {
+    match std::env::var_os("SKIFF") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace dir")
+            .join("target/debug/skiff"),
+    }
+}
+
+/// A private skiff installation.
+pub struct Skiff {
+    dir: TempDir,
+}
+
+impl Skiff {
+    /// A fresh, empty store.
+    pub fn new() -> Skiff {
+        let dir = tempfile::Builder::new()
+            .prefix("skiff-e2e-")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        Skiff { dir }
+    }
+
+    /// The scratch directory (the store lives in `root/` under it).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `--root`.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// A `skiff` command with this installation's flags, and `args`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(skiff_binary());
+        cmd.arg("--root")
+            .arg(self.root())
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"))
+            .arg("--authfile")
+            .arg(self.dir.path().join("auth.json"))
+            .args(args);
+        cmd
+    }
+
+    /// Runs `skiff args...` with nothing on stdin.
+    pub fn run(&self, args: &[&str]) -> Ran {
+        run(&mut self.command(args), Input::Null)
+    }
+
+    /// Runs `skiff args...` with `input` on stdin.
+    pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Ran {
+        run(&mut self.command(args), Input::Bytes(input))
+    }
+
+    /// Entries of a store directory (`image/layers`, `image/tmp`, ...).
+    pub fn store_entries(&self, sub: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root().join(sub))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+impl Default for Skiff {
+    fn default() -> Self {
+        Skiff::new()
+    }
+}
+
+impl Drop for Skiff {
+    fn drop(&mut self) {
+        unmount_under(self.dir.path());
+    }
+}
