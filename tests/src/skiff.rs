@@ -68,6 +68,21 @@ impl Skiff {
         run(&mut self.command(args), Input::Bytes(input))
     }
 
+    /// Runs each command and checks that it fails with its stderr naming
+    /// what was wrong.
+    #[track_caller]
+    pub fn expect_failures(&self, cases: &[(Vec<&str>, &str)]) {
+        for (args, want) in cases {
+            let ran = self.run(args);
+            assert_ne!(ran.code, Some(0), "{args:?} succeeded");
+            assert!(
+                ran.stderr.contains(want),
+                "{args:?}: stderr lacks {want:?}: {}",
+                ran.stderr
+            );
+        }
+    }
+
     /// Entries of a store directory (`image/layers`, `image/tmp`, ...).
     pub fn store_entries(&self, sub: &str) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.root().join(sub))

@@ -214,15 +214,7 @@ fn bad_input_is_refused_clearly_and_leaves_nothing() {
         (vec!["pull", "--platform", "linux", "busybox"], "platform"),
         (vec!["images", "--bogus"], "--bogus"),
     ];
-    for (args, want) in cases {
-        let ran = skiff.run(&args);
-        assert_ne!(ran.code, Some(0), "{args:?} succeeded");
-        assert!(
-            ran.stderr.contains(want),
-            "{args:?}: stderr lacks {want:?}: {}",
-            ran.stderr
-        );
-    }
+    skiff.expect_failures(&cases);
     assert_eq!(
         skiff.run(&["images", "--bogus"]).code,
         Some(125),

@@ -15,6 +15,18 @@ pub enum Error {
     /// A request that is malformed.
     #[error("{0}")]
     Invalid(String),
+    /// The OCI runtime failed.
+    #[error("{0}")]
+    Runtime(String),
+    /// The container's command could not be run: 126 when it cannot be
+    /// invoked, 127 when it is not found (Docker's exit codes).
+    #[error("{message}")]
+    Command {
+        /// 126 or 127.
+        code: u8,
+        /// What the runtime said.
+        message: String,
+    },
     /// An I/O error, with what was being done.
     #[error("{0}: {1}")]
     Io(String, std::io::Error),

@@ -76,6 +76,19 @@ impl Engine {
     /// whose image has several names is refused unless `force`.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<Removal>> {
         let image = self.find_image(name)?;
+        let users: Vec<String> = self
+            .containers()?
+            .into_iter()
+            .filter(|c| c.config.image_id == image.id.to_string())
+            .map(|c| c.config.name)
+            .collect();
+        if !users.is_empty() && !force {
+            return Err(Error::Conflict(format!(
+                "image {} is used by containers {}: remove them first, or use -f",
+                image.short_id(),
+                users.join(", ")
+            )));
+        }
         let _lock = self.store.lock_for_removing()?;
         let mut refs = self.store.lock_refs()?;
         let mut removed = Vec::new();
@@ -102,8 +115,12 @@ impl Engine {
                     refs.repos.digests.remove(&key);
                     removed.push(Removal::Untagged(key));
                 }
-                self.store.remove_image_record(&image.id)?;
-                removed.push(Removal::Deleted(image.id.clone()));
+                // An image a container still runs from loses its names but
+                // stays, as Docker keeps it, until the container is gone.
+                if users.is_empty() {
+                    self.store.remove_image_record(&image.id)?;
+                    removed.push(Removal::Deleted(image.id.clone()));
+                }
             }
         }
         refs.save()?;
@@ -121,7 +138,10 @@ impl Engine {
             refs.repos.digests.clear();
             refs.save()?;
         }
-        Ok(self.store.prune_images(&|_| false)?)
+        let in_use = self.images_in_use()?;
+        Ok(self
+            .store
+            .prune_images(&|id| in_use.contains(&id.to_string()))?)
     }
 
     /// Imports a root filesystem tarball as a one-layer image.

@@ -1,13 +1,16 @@
-//! The skiff engine: what users see (images now; containers, volumes and
-//! networks as they land), composed from the image, network and runtime
+//! The skiff engine: what users see (images, containers, volumes; networks
+//! as they land), composed from the image, network and runtime
 //! crates. The `skiff` binary parses and prints; everything it does is here.
 
+pub mod containers;
 pub mod error;
 pub mod image_view;
 pub mod images;
+pub mod volumes;
 
 use std::path::PathBuf;
 
+use containers::ContainerStore;
 pub use error::{Error, Result};
 use skiff_image::registry::{Client, ClientOptions};
 use skiff_image::store::Store;
@@ -37,18 +40,29 @@ impl Default for EngineOptions {
 pub struct Engine {
     options: EngineOptions,
     store: Store,
+    containers: ContainerStore,
 }
 
 impl Engine {
     /// Opens the engine's stores, repairing what a crash left half done.
     pub fn open(options: EngineOptions) -> Result<Engine> {
         let store = Store::open(options.root.join("image"))?;
-        Ok(Engine { options, store })
+        let containers = ContainerStore::open(options.root.join("containers"))?;
+        Ok(Engine {
+            options,
+            store,
+            containers,
+        })
     }
 
     /// The image store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The container store.
+    pub fn container_store(&self) -> &ContainerStore {
+        &self.containers
     }
 
     /// A registry client with the engine's options.

@@ -41,6 +41,20 @@ pub fn number(name: &str) -> Option<u32> {
         .map(|c| c.index() as u32)
 }
 
+/// Every capability this kernel knows and this process may pass on (its
+/// bounding set), by name (`CAP_CHOWN`, ...), in number order: what
+/// "all capabilities" can mean for a container it starts.
+pub fn all_names() -> Vec<String> {
+    let last = last_cap();
+    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
+    let mut all: Vec<caps::Capability> = caps::all()
+        .into_iter()
+        .filter(|c| u32::from(c.index()) <= last && bounding.contains(c))
+        .collect();
+    all.sort_by_key(|c| c.index());
+    all.iter().map(|c| c.to_string()).collect()
+}
+
 fn mask(set: Option<&Capabilities>, last: u32) -> Result<u64> {
     let mut m = 0u64;
     for cap in set.into_iter().flatten() {

@@ -323,6 +323,15 @@ pub fn kill_container(store: &Store, id: &str, signal: Signal, all: bool) -> Res
         skiff_cgroups::kill_all(cg.as_ref(), signal as i32)?;
         return Ok(());
     }
+    // A pid of 0 would signal our own process group: a container still
+    // being created has no process to signal yet.
+    if state.pid <= 0 {
+        return Err(Error::WrongState {
+            id: id.to_string(),
+            status: state.status.to_string(),
+            what: "the container has no process yet",
+        });
+    }
     kill(Pid::from_raw(state.pid), signal)
         .ctx(|| format!("signal container {id} (pid {})", state.pid))
 }

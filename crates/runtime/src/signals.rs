@@ -4,6 +4,18 @@ use nix::sys::signal::Signal;
 
 use crate::error::{Error, Result};
 
+/// The signals a foreground `run` or `exec` passes on to the container's
+/// process (SIGWINCH resizes its terminal instead).
+pub const FORWARDED: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
 /// Parse a signal given by name (with or without `SIG`, any case) or number.
 pub fn parse(s: &str) -> Result<Signal> {
     let bad = || Error::Usage(format!("unknown signal {s:?}"));

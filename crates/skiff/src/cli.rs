@@ -64,6 +64,80 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Run a command in a new container.
+    Run(RunArgs),
+    /// Create a container without starting it.
+    Create(RunArgs),
+    /// Start stopped containers.
+    Start(StartArgs),
+    /// List containers.
+    Ps(PsArgs),
+    /// Show a container's output.
+    Logs(LogsArgs),
+    /// Stop running containers.
+    Stop(StopArgs),
+    /// Restart containers.
+    Restart(StopArgs),
+    /// Send a signal to running containers.
+    Kill(KillArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Wait for containers to stop and print their exit codes.
+    Wait(NamesArg),
+    /// Pause all processes in containers.
+    Pause(NamesArg),
+    /// Unpause containers.
+    Unpause(NamesArg),
+    /// Rename a container.
+    Rename(RenameArgs),
+    /// Attach to a running container.
+    Attach(AttachArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+}
+
+/// `skiff container ...`
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// List containers.
+    #[command(alias = "list")]
+    Ls(PsArgs),
+    /// Remove every stopped container.
+    Prune(ForceArg),
+    /// Show containers as JSON.
+    Inspect(InspectArgs),
+    /// Run a command in a new container.
+    Run(RunArgs),
+    /// Create a container.
+    Create(RunArgs),
+    /// Start containers.
+    Start(StartArgs),
+    /// Stop containers.
+    Stop(StopArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Show a container's output.
+    Logs(LogsArgs),
+}
+
+/// `skiff volume ...`
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    /// Create a volume.
+    Create(VolumeCreateArgs),
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls(QuietArg),
+    /// Show volumes as JSON.
+    Inspect(NamesArg),
+    /// Remove volumes.
+    Rm(NamesArg),
+    /// Remove volumes no container uses.
+    Prune(ForceArg),
 }
 
 /// `skiff image ...`
@@ -254,4 +328,272 @@ pub struct PruneArgs {
     /// Do not ask.
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `run` and `create`.
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help (`-h` is the hostname, as in Docker).
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Run in the background and print the container's id.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// The container's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (NAME=value, or NAME to take ours).
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long)]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// User (name|uid[:group|gid]).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// The container's hostname.
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Bind mount or volume: [SOURCE:]TARGET[:ro|rw].
+    #[arg(short, long)]
+    pub volume: Vec<String>,
+    /// A mount: type=bind|volume|tmpfs,source=...,target=...[,readonly].
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: PATH[:OPTIONS].
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Mount the root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Memory limit (bytes, or with b, k, m, g).
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// CPUs (a fraction is a quota).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// Maximum number of processes (-1: unlimited).
+    #[arg(long, allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Resource limit: TYPE=SOFT[:HARD] (nofile=1024:2048).
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Add a capability.
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop a capability.
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// All capabilities and devices, no seccomp, no masked paths.
+    #[arg(long)]
+    pub privileged: bool,
+    /// seccomp=PROFILE|unconfined, no-new-privileges[:true|false].
+    #[arg(long)]
+    pub security_opt: Vec<String>,
+    /// Add a host device: HOST[:CONTAINER[:rwm]].
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Run skiff's init as pid 1 (reaps zombies, forwards signals).
+    #[arg(long)]
+    pub init: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// The signal that stops the container.
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL.
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
+    /// A label: KEY=VALUE.
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// Network: none or host.
+    #[arg(long = "network", alias = "net", default_value = "none")]
+    pub network: String,
+    /// An OCI runtime binary to use instead of the built-in one.
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Log options: max-size=SIZE, max-file=N.
+    #[arg(long)]
+    pub log_opt: Vec<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// The image.
+    pub image: String,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+}
+
+/// `start`
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach to the container's output and wait for it.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach stdin.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Containers.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `ps`
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// All containers, not only running ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The last N containers (all states).
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// The latest container (all states).
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Do not shorten ids and commands.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show sizes.
+    #[arg(short, long)]
+    pub size: bool,
+    /// Filter: status=, name=, label=, ancestor=, id=.
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// `table` (the default) or `json`.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+/// `logs`
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow the output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines (or `all`).
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Only since (RFC 3339 or a duration like 10m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only until (RFC 3339 or a duration).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The container.
+    pub name: String,
+}
+
+/// `stop` and `restart`
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before SIGKILL.
+    #[arg(short, long)]
+    pub time: Option<u64>,
+    /// Containers.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `kill`
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// The signal.
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    /// Containers.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `rm`
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Kill a running container first.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Also remove its anonymous volumes.
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Containers.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// Commands that take names only.
+#[derive(Args, Debug)]
+pub struct NamesArg {
+    /// Names or ids.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `rename`
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    /// The container.
+    pub name: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// `attach`
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// The container.
+    pub name: String,
+}
+
+/// `-f` for prunes.
+#[derive(Args, Debug)]
+pub struct ForceArg {
+    /// Do not ask.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `-q` for lists.
+#[derive(Args, Debug)]
+pub struct QuietArg {
+    /// Only names.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `volume create`
+#[derive(Args, Debug)]
+pub struct VolumeCreateArgs {
+    /// A label: KEY=VALUE.
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// The name (made up if not given).
+    pub name: Option<String>,
 }

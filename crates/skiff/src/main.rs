@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod format;
+mod parse;
 mod progress;
 
 use std::process::ExitCode;

@@ -1,12 +1,16 @@
 //! One function per command: parse what clap gave, call the engine, print.
 
+mod containers;
 mod images;
+mod logs;
+mod ps;
+mod volumes;
 
 use anyhow::Result;
 use skiff_engine::{Engine, EngineOptions};
 use skiff_image::registry::ClientOptions;
 
-use crate::cli::{Cli, Command, ImageCommand, TlsArgs};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, TlsArgs, VolumeCommand};
 
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -36,10 +40,43 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(&engine, a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => images::save(&engine, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => images::import(&engine, a),
-        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
-            images::inspect(&engine, a)
-        }
+        Command::Image(ImageCommand::Inspect(a)) => images::inspect(&engine, a),
+        Command::Inspect(a) => inspect(&engine, a),
+        Command::Container(ContainerCommand::Inspect(a)) => inspect_containers(&engine, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&engine, a),
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => {
+            containers::run(&engine, a)
+        }
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            containers::create(&engine, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            containers::start(&engine, a)
+        }
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ps::ps(&engine, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => logs::logs(&engine, a),
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            containers::stop(&engine, a)
+        }
+        Command::Restart(a) => containers::restart(&engine, a),
+        Command::Kill(a) => containers::kill(&engine, a),
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => containers::rm(&engine, a),
+        Command::Wait(a) => containers::wait(&engine, a),
+        Command::Pause(a) => containers::pause(&engine, a, true),
+        Command::Unpause(a) => containers::pause(&engine, a, false),
+        Command::Rename(a) => containers::rename(&engine, a),
+        Command::Attach(a) => containers::attach_to(&engine, a),
+        Command::Container(ContainerCommand::Prune(_)) => {
+            for id in engine.prune_containers()? {
+                println!("{id}");
+            }
+            Ok(0)
+        }
+        Command::Volume(VolumeCommand::Create(a)) => volumes::create(&engine, a),
+        Command::Volume(VolumeCommand::Ls(a)) => volumes::list(&engine, a),
+        Command::Volume(VolumeCommand::Inspect(a)) => volumes::inspect(&engine, a),
+        Command::Volume(VolumeCommand::Rm(a)) => volumes::remove(&engine, a),
+        Command::Volume(VolumeCommand::Prune(a)) => volumes::prune(&engine, a),
     }
 }
 
@@ -48,6 +85,38 @@ fn tls_of(command: &Command) -> Option<&TlsArgs> {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => Some(&a.tls),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => Some(&a.tls),
         Command::Login(a) => Some(&a.tls),
+        Command::Run(a) | Command::Create(a) => Some(&a.tls),
         _ => None,
     }
+}
+
+/// `inspect`: containers first, then images, by each name.
+fn inspect(engine: &Engine, a: crate::cli::InspectArgs) -> Result<u8> {
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for name in &a.names {
+        let doc = engine
+            .container(name)
+            .map(|v| v.inspect())
+            .or_else(|_| engine.inspect_image(name));
+        match doc {
+            Ok(doc) => docs.push(doc),
+            Err(_) => {
+                eprintln!("skiff: no such object: {name}");
+                failed = true;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&docs)?);
+    Ok(u8::from(failed))
+}
+
+/// `container inspect`
+fn inspect_containers(engine: &Engine, a: crate::cli::InspectArgs) -> Result<u8> {
+    let mut docs = Vec::new();
+    for name in &a.names {
+        docs.push(engine.container(name)?.inspect());
+    }
+    println!("{}", serde_json::to_string_pretty(&docs)?);
+    Ok(0)
 }

@@ -7,25 +7,14 @@ use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-
-const FORWARDED: [Signal; 7] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
 
 /// Block the signals we forward (and SIGCHLD) so that they queue for the signalfd.
 /// Call before creating the process; its init resets the mask.
 pub fn block_signals() -> Result<SigSet> {
     let mut set = SigSet::empty();
-    for s in FORWARDED {
+    for s in skiff_runtime::signals::FORWARDED {
         set.add(s);
     }
     set.add(Signal::SIGCHLD);
@@ -33,33 +22,13 @@ pub fn block_signals() -> Result<SigSet> {
     Ok(set)
 }
 
-/// Our terminal in raw mode until dropped.
-struct RawMode {
-    saved: Termios,
-}
-
-impl RawMode {
-    fn enter() -> Option<RawMode> {
-        let stdin = std::io::stdin();
-        let saved = termios::tcgetattr(stdin.as_fd()).ok()?;
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
-        Some(RawMode { saved })
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
-    }
-}
-
 /// Wait for `pid` to end, forwarding signals and, with `pty`, the terminal.
 /// Returns the exit code: the process's status, or 128 + the signal that killed it.
 pub fn wait(pid: Pid, signals: &SigSet, pty: Option<OwnedFd>) -> Result<i32> {
     let sfd = SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
-    let _raw = pty.as_ref().and_then(|_| RawMode::enter());
+    let _raw = pty
+        .as_ref()
+        .and_then(|_| skiff_runtime::console::RawMode::enter());
     if let Some(m) = &pty {
         skiff_runtime::console::copy_winsize(std::io::stdin(), m);
     }

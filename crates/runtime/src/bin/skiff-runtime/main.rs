@@ -2,7 +2,6 @@
 
 mod cli;
 mod foreground;
-mod sealed_exe;
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -46,7 +45,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         cli.command,
         Command::Create(_) | Command::Run { .. } | Command::Exec(_)
     ) {
-        sealed_exe::ensure()?;
+        skiff_runtime::sealed_exe::ensure()?;
     }
     let store = Store::new(&cli.root);
     match &cli.command {

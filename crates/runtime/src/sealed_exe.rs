@@ -1,4 +1,5 @@
-//! Protection against overwriting the runtime binary from inside a container
+//! Protection against overwriting the running binary (the runtime, or the
+//! engine when it enters a container) from inside a container
 //! (CVE-2019-5736): before any command that enters a container, the runtime
 //! re-executes itself from a read-only view of its binary, so that the
 //! `/proc/PID/exe` a container process could reach cannot be opened for
@@ -12,14 +13,14 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
 /// Re-exec from a read-only view unless this process already runs from one.
 pub fn ensure() -> Result<()> {
-    let exe = File::open("/proc/self/exe").context("open /proc/self/exe")?;
+    let exe = File::open("/proc/self/exe").ctx(|| "open /proc/self/exe".to_string())?;
     // SAFETY: fcntl with an integer command on a descriptor we own.
     let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
     if seals >= 0 && seals & SEALS == SEALS || read_only(&exe) {
@@ -43,9 +44,9 @@ fn read_only(exe: &File) -> bool {
 /// over itself; returns the binary opened through that mount.
 fn read_only_view() -> Result<OwnedFd> {
     use nix::mount::{mount, MsFlags};
-    let path = std::fs::read_link("/proc/self/exe").context("read /proc/self/exe")?;
+    let path = std::fs::read_link("/proc/self/exe").ctx(|| "read /proc/self/exe".to_string())?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .context("unshare the mount namespace")?;
+        .ctx(|| "unshare the mount namespace".to_string())?;
     // Nothing mounted here may reach the host's mount namespace.
     mount(
         None::<&str>,
@@ -54,7 +55,7 @@ fn read_only_view() -> Result<OwnedFd> {
         MsFlags::MS_SLAVE | MsFlags::MS_REC,
         None::<&str>,
     )
-    .context("make / a slave")?;
+    .ctx(|| "make / a slave".to_string())?;
     mount(
         Some(&path),
         &path,
@@ -62,25 +63,29 @@ fn read_only_view() -> Result<OwnedFd> {
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .context("bind the runtime binary")?;
+    .ctx(|| "bind the runtime binary".to_string())?;
     let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
     mount(None::<&str>, &path, None::<&str>, ro, None::<&str>)
-        .context("remount the runtime binary read-only")?;
+        .ctx(|| "remount the runtime binary read-only".to_string())?;
     Ok(File::open(&path)
-        .context("open the read-only runtime binary")?
+        .ctx(|| "open the read-only runtime binary".to_string())?
         .into())
 }
 
 fn reexec(target: &OwnedFd) -> Result<()> {
     let args: Vec<CString> = std::env::args_os()
-        .map(|a| CString::new(a.as_bytes()).context("an argument holds a NUL byte"))
+        .map(|a| {
+            CString::new(a.as_bytes())
+                .map_err(|_| Error::Usage("an argument holds a NUL byte".into()))
+        })
         .collect::<Result<_>>()?;
     let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
             kv.extend_from_slice(v.as_bytes());
-            CString::new(kv).context("an environment variable holds a NUL byte")
+            CString::new(kv)
+                .map_err(|_| Error::Usage("an environment variable holds a NUL byte".into()))
         })
         .collect::<Result<_>>()?;
     let argv: Vec<*const libc::c_char> = args
@@ -105,7 +110,7 @@ fn reexec(target: &OwnedFd) -> Result<()> {
             libc::AT_EMPTY_PATH,
         )
     };
-    Err(std::io::Error::last_os_error()).context("re-exec from the read-only runtime")
+    Err(std::io::Error::last_os_error()).ctx(|| "re-exec from the read-only runtime".to_string())
 }
 
 fn sealed_copy(mut exe: File) -> Result<OwnedFd> {
@@ -113,14 +118,14 @@ fn sealed_copy(mut exe: File) -> Result<OwnedFd> {
     // SAFETY: memfd_create with a NUL-terminated name and integer flags.
     let fd = unsafe { libc::memfd_create(c"skiff-runtime".as_ptr(), flags) };
     if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("memfd_create");
+        return Err(std::io::Error::last_os_error()).ctx(|| "memfd_create".to_string());
     }
     // SAFETY: the kernel just returned this descriptor and nothing else owns it.
     let mut memfd = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    std::io::copy(&mut exe, &mut memfd).context("copy the runtime into a memfd")?;
+    std::io::copy(&mut exe, &mut memfd).ctx(|| "copy the runtime into a memfd".to_string())?;
     // SAFETY: fcntl with integer arguments on a descriptor we own.
     if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
-        return Err(std::io::Error::last_os_error()).context("seal the memfd");
+        return Err(std::io::Error::last_os_error()).ctx(|| "seal the memfd".to_string());
     }
     Ok(memfd.into())
 }

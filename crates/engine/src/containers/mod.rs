@@ -1,0 +1,26 @@
+//! Containers: records and names, the spec, the root filesystem, the
+//! monitor that runs each one, and the operations users call.
+
+pub mod admin;
+pub mod attach;
+pub mod create;
+pub mod devices;
+pub mod driver;
+pub mod etc_files;
+pub mod lifecycle;
+pub mod logs;
+pub mod monitor;
+pub mod names;
+pub mod record;
+pub mod rootfs;
+pub mod running;
+pub mod seccomp_profile;
+pub mod spec;
+pub mod store;
+pub mod user;
+pub mod view;
+
+pub use create::RunOptions;
+pub use record::{ContainerConfig, ContainerState, MountSpec, Resources, RestartPolicy, Status};
+pub use running::Stdio;
+pub use store::ContainerStore;

@@ -1,0 +1,283 @@
+//! The per-container monitor: a fork of `skiff` (setsid, child subreaper)
+//! that is the container's parent for as long as it lives. It mounts the
+//! root filesystem, writes the spec, creates and starts the container
+//! through its runtime, keeps its output in the log, records its exit,
+//! applies the restart policy and `--rm`, and tells the `skiff` that
+//! started it (when it is still there) what happened.
+//!
+//! The monitor and that `skiff` talk over a SOCK_SEQPACKET pair: the monitor
+//! sends one JSON [`Report`] per message (with the pty master attached to
+//! `Started` for a terminal); the `skiff` side closing its end means it
+//! detached (or died), after which the monitor logs what a terminal says.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use super::logs::LogWriter;
+use super::record::RestartPolicy;
+use super::running::{self, Stdio};
+use crate::{Engine, Error, Result};
+
+/// What the monitor tells the `skiff` that started it.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Report {
+    /// The container's process runs (its pid on the host).
+    Started(i32),
+    /// It could not be started: an exit code (125, 126, 127) and why.
+    Failed(u8, String),
+    /// It ended with this exit code.
+    Exited(i32),
+}
+
+/// Sends a report, with a descriptor if given; a gone peer is not an error.
+pub fn send(sock: RawFd, report: &Report, fd: Option<&OwnedFd>) -> bool {
+    let payload = serde_json::to_vec(report).expect("a report serialises");
+    match fd {
+        Some(fd) => skiff_runtime::fdpass::send(sock, &payload, fd).is_ok(),
+        None => {
+            nix::sys::socket::send(sock, &payload, nix::sys::socket::MsgFlags::MSG_NOSIGNAL).is_ok()
+        }
+    }
+}
+
+/// Receives a report and any descriptor with it; `None` when the monitor
+/// closed its end.
+pub fn recv(sock: RawFd) -> Option<(Report, Option<OwnedFd>)> {
+    let mut buf = [0u8; 8192];
+    let (n, fd) = skiff_runtime::fdpass::recv(sock, &mut buf).ok()?;
+    if n == 0 {
+        return None;
+    }
+    Some((serde_json::from_slice(&buf[..n]).ok()?, fd))
+}
+
+/// The monitor's life: runs the container until it is done with it, then
+/// exits the process.
+pub fn main(engine: &Engine, id: &str, stdio: Stdio, peer: OwnedFd) -> ! {
+    let code = match supervise(engine, id, stdio, &peer) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = running::record_error(engine, id, &e.to_string());
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+fn supervise(engine: &Engine, id: &str, stdio: Stdio, peer: &OwnedFd) -> Result<()> {
+    let signals = block_signals()?;
+    let mut peer_open;
+    let mut first = true;
+    loop {
+        let run = match running::start(engine, id, stdio) {
+            Ok(run) => run,
+            Err(e) => {
+                let code = match &e {
+                    Error::Command { code, .. } => *code,
+                    _ => 125,
+                };
+                if first {
+                    send(peer.as_raw_fd(), &Report::Failed(code, e.to_string()), None);
+                }
+                running::finish(engine, id, i32::from(code), &e.to_string())?;
+                return Ok(());
+            }
+        };
+        if first {
+            peer_open = send(
+                peer.as_raw_fd(),
+                &Report::Started(run.pid),
+                run.pty.as_ref(),
+            );
+            first = false;
+        } else {
+            peer_open = false;
+        }
+        let config = engine.containers.config(id)?;
+        let mut log = LogWriter::open(
+            &engine.containers.dir(id),
+            config.log_max_size,
+            config.log_max_file,
+        )?;
+        let code = wait(&run, &signals, peer, &mut peer_open, &mut log)?;
+        log.flush()?;
+        running::finish(engine, id, code, "")?;
+        let state = engine.containers.state(id)?;
+        if should_restart(
+            config.restart,
+            code,
+            state.restart_count,
+            state.stopped_by_user,
+        ) {
+            running::mark_restarting(engine, id)?;
+            std::thread::sleep(backoff(state.restart_count));
+            if !engine.containers.state(id)?.stopped_by_user {
+                continue;
+            }
+            running::record_exit(engine, id, code, "")?;
+        }
+        if config.auto_remove {
+            engine.remove_container(id, true)?;
+        }
+        if peer_open {
+            send(peer.as_raw_fd(), &Report::Exited(code), None);
+        }
+        return Ok(());
+    }
+}
+
+/// Whether the policy starts the container again after it exited with `code`.
+pub fn should_restart(policy: RestartPolicy, code: i32, count: u32, by_user: bool) -> bool {
+    !by_user
+        && match policy {
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+            RestartPolicy::OnFailure(max) => code != 0 && (max == 0 || count < max),
+        }
+}
+
+fn backoff(count: u32) -> Duration {
+    Duration::from_millis(100u64 << count.min(7))
+}
+
+fn block_signals() -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGPIPE,
+    ] {
+        set.add(s);
+    }
+    set.thread_block()
+        .map_err(|e| Error::Io("blocking signals".into(), e.into()))?;
+    Ok(set)
+}
+
+/// Waits for the container's init to exit, logging its output; returns its
+/// exit code (128 + the signal that killed it).
+fn wait(
+    run: &running::Running,
+    signals: &SigSet,
+    peer: &OwnedFd,
+    peer_open: &mut bool,
+    log: &mut LogWriter,
+) -> Result<i32> {
+    let sfd = SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::Io("signalfd".into(), e.into()))?;
+    let init = Pid::from_raw(run.pid);
+    let mut streams: Vec<Option<&OwnedFd>> = match &run.pty {
+        Some(m) => vec![Some(m), None],
+        None => run.pipes.iter().map(Some).collect(),
+    };
+    loop {
+        let read_pty = run.pty.is_none() || !*peer_open;
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let mut which = Vec::new();
+        for (i, s) in streams.iter().enumerate() {
+            if let Some(fd) = s.filter(|_| read_pty) {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                which.push(i);
+            }
+        }
+        if *peer_open {
+            fds.push(PollFd::new(peer.as_fd(), PollFlags::empty()));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r.map_err(|e| Error::Io("poll".into(), e.into()))?,
+        };
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        let flags: Vec<bool> = fds.iter().map(ready).collect();
+        if *peer_open && flags[flags.len() - 1] {
+            *peer_open = false;
+        }
+        for (k, i) in which.iter().enumerate() {
+            if flags[k + 1] && !copy_to_log(streams[*i].expect("polled"), *i, log)? {
+                streams[*i] = None;
+            }
+        }
+        if flags[0] {
+            if let Some(code) = on_signal(&sfd, init)? {
+                // An attached terminal's last output is the attached side's to read.
+                if read_pty {
+                    drain(&streams, log)?;
+                }
+                return Ok(code);
+            }
+        }
+    }
+}
+
+/// SIGCHLD reaps; the other signals the monitor gets go on to init.
+fn on_signal(sfd: &SignalFd, init: Pid) -> Result<Option<i32>> {
+    let Some(info) = sfd
+        .read_signal()
+        .map_err(|e| Error::Io("signalfd".into(), e.into()))?
+    else {
+        return Ok(None);
+    };
+    let signo = info.ssi_signo as i32;
+    if signo == libc::SIGCHLD {
+        return Ok(reap(init));
+    }
+    if let Some(sig) = Signal::try_from(signo)
+        .ok()
+        .filter(|s| *s != Signal::SIGPIPE)
+    {
+        let _ = nix::sys::signal::kill(init, sig);
+    }
+    Ok(None)
+}
+
+/// Reaps every exited child; init's exit code if it was among them.
+fn reap(init: Pid) -> Option<i32> {
+    let mut code = None;
+    loop {
+        match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, c)) if p == init => code = Some(c),
+            Ok(WaitStatus::Signaled(p, s, _)) if p == init => code = Some(128 + s as i32),
+            Ok(WaitStatus::StillAlive) | Err(_) => return code,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Reads what is ready on `fd` into the log; false at end of file.
+fn copy_to_log(fd: &OwnedFd, stream: usize, log: &mut LogWriter) -> Result<bool> {
+    let mut buf = [0u8; 16384];
+    match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+        Ok(0) | Err(nix::errno::Errno::EIO) => Ok(false),
+        Ok(n) => log.write(stream, &buf[..n]).map(|()| true),
+        Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => Ok(true),
+        Err(e) => Err(Error::Io("reading the container's output".into(), e.into())),
+    }
+}
+
+/// Logs what the streams still hold after init exited, without waiting
+/// for writers that outlived it.
+fn drain(streams: &[Option<&OwnedFd>], log: &mut LogWriter) -> Result<()> {
+    for (i, fd) in streams.iter().enumerate() {
+        let Some(fd) = fd else { continue };
+        let _ = nix::fcntl::fcntl(
+            fd.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        while copy_to_log(fd, i, log)? {
+            let mut probe = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            if poll(&mut probe, PollTimeout::ZERO).unwrap_or(0) == 0 {
+                break;
+            }
+        }
+    }
+    Ok(())
+}

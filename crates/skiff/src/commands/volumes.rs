@@ -1,0 +1,77 @@
+//! Volume commands.
+
+use anyhow::Result;
+
+use crate::cli::{ForceArg, NamesArg, QuietArg, VolumeCreateArgs};
+use crate::format::table;
+use crate::parse;
+use skiff_engine::Engine;
+
+/// `volume create`
+pub fn create(engine: &Engine, a: VolumeCreateArgs) -> Result<u8> {
+    let name = a
+        .name
+        .unwrap_or_else(skiff_engine::containers::names::new_id);
+    println!(
+        "{}",
+        engine.create_volume(&name, parse::labels(&a.label))?.name
+    );
+    Ok(0)
+}
+
+/// `volume ls`
+pub fn list(engine: &Engine, a: QuietArg) -> Result<u8> {
+    let volumes = engine.volumes()?;
+    if a.quiet {
+        volumes.iter().for_each(|v| println!("{}", v.name));
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = volumes
+        .iter()
+        .map(|v| vec![v.driver.clone(), v.name.clone()])
+        .collect();
+    print!("{}", table(&["DRIVER", "VOLUME NAME"], &rows));
+    Ok(0)
+}
+
+/// `volume inspect`
+pub fn inspect(engine: &Engine, a: NamesArg) -> Result<u8> {
+    let docs = a
+        .names
+        .iter()
+        .map(|n| engine.volume(n))
+        .collect::<skiff_engine::Result<Vec<_>>>()?;
+    println!("{}", serde_json::to_string_pretty(&docs)?);
+    Ok(0)
+}
+
+/// `volume rm`
+pub fn remove(engine: &Engine, a: NamesArg) -> Result<u8> {
+    let mut failed = false;
+    for name in &a.names {
+        match engine.remove_volume(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("skiff: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(u8::from(failed))
+}
+
+/// `volume prune`
+pub fn prune(engine: &Engine, _: ForceArg) -> Result<u8> {
+    let mut removed = Vec::new();
+    for v in engine.volumes()? {
+        if engine.volume_users(&v.name)?.is_empty() {
+            engine.remove_volume(&v.name)?;
+            removed.push(v.name);
+        }
+    }
+    if !removed.is_empty() {
+        println!("Deleted Volumes:");
+        removed.iter().for_each(|n| println!("{n}"));
+    }
+    Ok(0)
+}
