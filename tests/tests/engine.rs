@@ -551,3 +551,98 @@ fn bad_input_is_refused_and_leaves_nothing() {
         "{names:?}"
     );
 }
+
+#[test]
+fn exec_joins_a_running_container() {
+    let skiff = with_busybox();
+    skiff
+        .run(&[
+            "run", "-d", "--name", "box", "-e", "BASE=1", "busybox", "sleep", "60",
+        ])
+        .ok();
+    let ran = skiff.run(&["exec", "box", "sh", "-c", "echo $BASE; hostname; exit 6"]);
+    ran.expect_code(6);
+    assert!(
+        ran.stdout.starts_with("1\n"),
+        "the container's environment: {}",
+        ran.stdout
+    );
+    let who = skiff.run(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "X=y",
+        "box",
+        "sh",
+        "-c",
+        "id -u; pwd; echo $X",
+    ]);
+    assert_eq!(
+        who.stdout.lines().collect::<Vec<_>>(),
+        ["65534", "/tmp", "y"]
+    );
+    // The exec'd process sees the container's processes: its own pid namespace.
+    skiff
+        .run(&["exec", "box", "sh", "-c", "cat /proc/1/cmdline"])
+        .ok()
+        .stdout_has("sleep");
+    skiff
+        .run(&["exec", "box", "no-such-command"])
+        .expect_code(127);
+    skiff
+        .run_with_input(&["exec", "-i", "box", "cat"], b"typed\n")
+        .ok()
+        .stdout_has("typed");
+    skiff
+        .run(&["exec", "-d", "box", "sh", "-c", "echo bg > /tmp/marker"])
+        .ok();
+    eventually("the detached exec ran", || {
+        skiff
+            .run(&["exec", "box", "cat", "/tmp/marker"])
+            .stdout
+            .contains("bg")
+    });
+    let mut argv: Vec<String> = vec![skiff_e2e::skiff_binary().display().to_string()];
+    argv.extend(["--root".into(), skiff.root().display().to_string()]);
+    argv.extend([
+        "--runroot".into(),
+        skiff.dir().join("run").display().to_string(),
+    ]);
+    argv.extend(["exec", "-it", "box", "tty"].map(String::from));
+    assert!(
+        run_in_pty(&argv, &[]).stdout.contains("/dev/pts/"),
+        "exec -t gets a terminal"
+    );
+    skiff.run(&["stop", "-t", "1", "box"]).ok();
+    skiff.run(&["exec", "box", "true"]).expect_code(125);
+    skiff.run(&["rm", "box"]).ok();
+}
+
+#[test]
+fn init_reaps_and_forwards_signals() {
+    let skiff = with_busybox();
+    let ran = sh(
+        &skiff,
+        &["--init"],
+        "cat /proc/1/cmdline | tr '\\0' ' '; exit 9",
+    );
+    ran.expect_code(9);
+    assert!(
+        ran.stdout.starts_with("/sbin/skiff-init sh"),
+        "{}",
+        ran.stdout
+    );
+    // Without an init, sleep as pid 1 ignores SIGTERM and stop has to kill
+    // it (137); with one, SIGTERM reaches sleep, which dies of it (143).
+    skiff
+        .run(&[
+            "run", "-d", "--init", "--name", "inited", "busybox", "sleep", "60",
+        ])
+        .ok();
+    skiff.run(&["stop", "-t", "20", "inited"]).ok();
+    assert_eq!(inspect(&skiff, "inited")["State"]["ExitCode"], 143);
+    skiff.run(&["rm", "inited"]).ok();
+}

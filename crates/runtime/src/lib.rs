@@ -16,6 +16,7 @@ pub mod events;
 pub mod exec;
 pub mod fdpass;
 pub mod features;
+pub mod foreground;
 pub mod hooks;
 pub mod idmap;
 pub mod init;

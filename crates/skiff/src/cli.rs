@@ -92,6 +92,8 @@ pub enum Command {
     Rename(RenameArgs),
     /// Attach to a running container.
     Attach(AttachArgs),
+    /// Run a command in a running container.
+    Exec(ExecArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -596,4 +598,36 @@ pub struct VolumeCreateArgs {
     pub label: Vec<String>,
     /// The name (made up if not given).
     pub name: Option<String>,
+}
+
+/// `exec`
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// Run in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable.
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Working directory.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// User (name|uid[:group|gid]).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Every capability.
+    #[arg(long)]
+    pub privileged: bool,
+    /// The container.
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(required = true)]
+    pub command: Vec<String>,
 }

@@ -203,7 +203,16 @@ impl Driver {
     }
 }
 
-fn socket_pair() -> Result<(OwnedFd, OwnedFd)> {
+/// The state root an external runtime gets: one per binary name.
+pub fn external_root(runroot: &Path, runtime: &str) -> PathBuf {
+    let name = Path::new(runtime)
+        .file_name()
+        .map_or("external".into(), |n| n.to_string_lossy().into_owned());
+    runroot.join(format!("runtime-{name}"))
+}
+
+/// A connected pair of unix stream sockets (for a console).
+pub fn socket_pair() -> Result<(OwnedFd, OwnedFd)> {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
     socketpair(
         AddressFamily::Unix,

@@ -7,6 +7,8 @@ pub mod create;
 pub mod devices;
 pub mod driver;
 pub mod etc_files;
+pub mod exec;
+pub mod init_binary;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;

@@ -55,12 +55,21 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     etc_files::write(&dir, &config)?;
     let identity = user::resolve(&root, &config.user)?;
     let volume_path = |name: &str| engine.volume_path(name);
+    let init = match config.init {
+        true => Some(super::init_binary::ensure(&engine.options.root)?),
+        false => None,
+    };
+    let mut args = config.args.clone();
+    if init.is_some() {
+        args.insert(0, super::init_binary::INIT_PATH.to_string());
+    }
     let inputs = SpecInputs {
         identity: &identity,
         dir: &dir,
-        args: config.args.clone(),
+        args,
         volume_path: &volume_path,
         netns: None,
+        init,
     };
     let spec = spec::build(&config, &inputs)?;
     let bundle = dir.join("bundle");

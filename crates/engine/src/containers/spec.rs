@@ -30,6 +30,8 @@ pub struct SpecInputs<'a> {
     pub volume_path: &'a dyn Fn(&str) -> std::path::PathBuf,
     /// The network namespace to join (a path), or `None` for a new one.
     pub netns: Option<String>,
+    /// skiff's init on the host, for `--init`.
+    pub init: Option<std::path::PathBuf>,
 }
 
 /// Builds the spec.
@@ -146,6 +148,12 @@ fn set_mounts(spec: &mut Value, c: &ContainerConfig, inputs: &SpecInputs<'_>) ->
     }
     for m in &c.mounts {
         mounts.push(mount_json(m, inputs)?);
+    }
+    if let Some(init) = &inputs.init {
+        mounts.push(
+            json!({"destination": super::init_binary::INIT_PATH, "type": "bind",
+                           "source": init, "options": ["bind", "ro", "nosuid", "nodev"]}),
+        );
     }
     Ok(())
 }

@@ -27,7 +27,9 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use fsutil::{create_dir_all, disk_usage, random_name, remove_all, write_json_atomic};
+pub use fsutil::{
+    create_dir_all, disk_usage, random_name, remove_all, write_atomic, write_json_atomic,
+};
 pub use images::{ImageLayer, ImageRecord};
 pub use layers::{chain_ids, Layer};
 pub use refs::{RefsGuard, Repositories};

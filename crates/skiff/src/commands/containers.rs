@@ -9,7 +9,7 @@ use skiff_engine::containers::{Resources, RunOptions, Stdio};
 use skiff_engine::{Engine, Error};
 
 use crate::cli::{
-    AttachArgs, KillArgs, NamesArg, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs,
+    AttachArgs, ExecArgs, KillArgs, NamesArg, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs,
 };
 use crate::parse;
 use crate::progress::PullProgress;
@@ -294,4 +294,31 @@ pub fn attach_to(engine: &Engine, a: AttachArgs) -> Result<u8> {
         bail!("container {} is not running", view.config.name);
     }
     super::logs::follow_until_exit(engine, &view.config.id, 0, false)
+}
+
+/// `exec`: the process's exit code (126/127 when it cannot run).
+pub fn exec(engine: &Engine, a: ExecArgs) -> Result<u8> {
+    if a.tty && !a.detach && !std::io::stdin().is_terminal() {
+        bail!("the input device is not a TTY: exec without -t, or from a terminal");
+    }
+    if !a.interactive && !a.tty {
+        stdin_from_dev_null()?;
+    }
+    let opts = skiff_engine::containers::exec::ExecOptions {
+        args: a.command,
+        env: a.env,
+        workdir: a.workdir,
+        user: a.user,
+        tty: a.tty,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    match engine.exec(&a.container, &opts) {
+        Ok(code) => Ok(code as u8),
+        Err(Error::Command { code, message }) => {
+            eprintln!("skiff: {message}");
+            Ok(code)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

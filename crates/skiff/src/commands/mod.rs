@@ -66,6 +66,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Unpause(a) => containers::pause(&engine, a, false),
         Command::Rename(a) => containers::rename(&engine, a),
         Command::Attach(a) => containers::attach_to(&engine, a),
+        Command::Exec(a) => {
+            skiff_runtime::sealed_exe::ensure()?;
+            containers::exec(&engine, a)
+        }
         Command::Container(ContainerCommand::Prune(_)) => {
             for id in engine.prune_containers()? {
                 println!("{id}");

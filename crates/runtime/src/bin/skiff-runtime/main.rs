@@ -1,7 +1,6 @@
 //! skiff-runtime: an OCI runtime with runc's command line.
 
 mod cli;
-mod foreground;
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -167,7 +166,7 @@ fn run(store: &Store, a: &CreateArgs, detach: bool) -> Result<i32> {
         opts.console_socket = Some(theirs);
         relay = Some(ours);
     }
-    let signals = foreground::block_signals()?;
+    let signals = skiff_runtime::foreground::block_signals()?;
     let created = container::create(store, &a.id, &opts)?;
     drop(opts);
     let pty = relay
@@ -185,7 +184,7 @@ fn run(store: &Store, a: &CreateArgs, detach: bool) -> Result<i32> {
         log::error(&e);
         eprintln!("skiff-runtime: container init: {e}");
     }
-    let code = foreground::wait(pid, &signals, pty)?;
+    let code = skiff_runtime::foreground::wait(pid, &signals, pty)?;
     container::delete(store, &a.id, true)?;
     Ok(code)
 }
@@ -315,7 +314,7 @@ fn exec_cmd(store: &Store, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
     };
-    let signals = foreground::block_signals()?;
+    let signals = skiff_runtime::foreground::block_signals()?;
     let started = exec::exec(store, &a.id, &process, &opts)?;
     drop(opts);
     if a.detach {
@@ -324,7 +323,7 @@ fn exec_cmd(store: &Store, a: &ExecArgs) -> Result<i32> {
     let pty = relay
         .map(|s| console::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&s)))
         .transpose()?;
-    foreground::wait(started.pid, &signals, pty)
+    Ok(skiff_runtime::foreground::wait(started.pid, &signals, pty)?)
 }
 
 fn exec_process(store: &Store, a: &ExecArgs) -> Result<Process> {

@@ -3,7 +3,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -14,23 +14,22 @@ use nix::unistd::Pid;
 /// Call before creating the process; its init resets the mask.
 pub fn block_signals() -> Result<SigSet> {
     let mut set = SigSet::empty();
-    for s in skiff_runtime::signals::FORWARDED {
+    for s in crate::signals::FORWARDED {
         set.add(s);
     }
     set.add(Signal::SIGCHLD);
-    set.thread_block().context("block signals")?;
+    set.thread_block().ctx(|| "block signals".to_string())?;
     Ok(set)
 }
 
 /// Wait for `pid` to end, forwarding signals and, with `pty`, the terminal.
 /// Returns the exit code: the process's status, or 128 + the signal that killed it.
 pub fn wait(pid: Pid, signals: &SigSet, pty: Option<OwnedFd>) -> Result<i32> {
-    let sfd = SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
-    let _raw = pty
-        .as_ref()
-        .and_then(|_| skiff_runtime::console::RawMode::enter());
+    let sfd =
+        SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC).ctx(|| "signalfd".to_string())?;
+    let _raw = pty.as_ref().and_then(|_| crate::console::RawMode::enter());
     if let Some(m) = &pty {
-        skiff_runtime::console::copy_winsize(std::io::stdin(), m);
+        crate::console::copy_winsize(std::io::stdin(), m);
     }
     let mut stdin_open = pty.is_some();
     let mut code = reap(pid);
@@ -45,14 +44,14 @@ pub fn wait(pid: Pid, signals: &SigSet, pty: Option<OwnedFd>) -> Result<i32> {
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
-            r => r.context("poll")?,
+            r => r.ctx(|| "poll".to_string())?,
         };
         let ready: Vec<bool> = fds
             .iter()
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         if ready[0] {
-            if let Some(info) = sfd.read_signal().context("read signalfd")? {
+            if let Some(info) = sfd.read_signal().ctx(|| "read signalfd".to_string())? {
                 code = on_signal(pid, info.ssi_signo as i32, pty.as_ref());
             }
         }
@@ -82,7 +81,7 @@ fn on_signal(pid: Pid, signo: i32, pty: Option<&OwnedFd>) -> Option<i32> {
         Signal::SIGCHLD => reap(pid),
         Signal::SIGWINCH => {
             if let Some(m) = pty {
-                skiff_runtime::console::copy_winsize(std::io::stdin(), m);
+                crate::console::copy_winsize(std::io::stdin(), m);
             }
             None
         }
