@@ -59,8 +59,9 @@ impl Netlink {
     }
 
     fn dump_one(&mut self, msg: RouteNetlinkMessage, what: &str) -> Result<Option<LinkInfo>> {
-        // A GetLink by name without NLM_F_DUMP answers with one message.
-        let seq = self.send(msg, 0, what)?;
+        // A GetLink by name answers with one message; NLM_F_ACK adds the
+        // acknowledgement that ends the exchange.
+        let seq = self.send(msg, netlink_packet_core::NLM_F_ACK, what)?;
         let mut found = None;
         self.receive(seq, what, |m| {
             if let RouteNetlinkMessage::NewLink(link) = m {
