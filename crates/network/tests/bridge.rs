@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{netns_path, run, Env};
+use skiff_network::dns::records::Records;
 use skiff_network::{host_veth_name, ConnectOptions};
 
 fn connect(env: &Env, net: &str, id: &str, ns: &str) -> skiff_network::Attachment {
@@ -173,6 +174,7 @@ fn static_ip_mac_and_second_interface() {
         ip: Some(ip),
         mac: Some("02:42:0a:00:00:4d".into()),
         mtu: Some(1400),
+        aliases: vec!["static".into()],
         ..Default::default()
     };
     let a = env
@@ -180,6 +182,8 @@ fn static_ip_mac_and_second_interface() {
         .connect(&n1.name, "s1", &netns_path(&ns), &opts)
         .unwrap();
     assert_eq!((a.ip, a.mac.as_str()), (ip, "02:42:0a:00:00:4d"));
+    let names = Records::load(&env.store.dns_records_path(&n1.name)).unwrap();
+    assert_eq!(names.lookup("static"), Some(vec![ip.into()]));
     let link = env.exec(&ns, &["ip", "-o", "link", "show", "eth0"]);
     let link = String::from_utf8_lossy(&link.stdout);
     assert!(

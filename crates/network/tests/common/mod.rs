@@ -14,6 +14,9 @@ use skiff_network::{NetworkConfig, NetworkOptions, Networks};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Where tests claim their subnets.
+const CLAIMS: &str = "/run/skiff-network-tests";
+
 /// A number unique within this process.
 pub fn next() -> u32 {
     COUNTER.fetch_add(1, Ordering::SeqCst)
@@ -35,6 +38,7 @@ pub struct Env {
     pub store: Networks,
     netns: Vec<String>,
     bridges: Vec<String>,
+    claims: Vec<PathBuf>,
 }
 
 impl Env {
@@ -48,14 +52,32 @@ impl Env {
             store,
             netns: Vec::new(),
             bridges: Vec::new(),
+            claims: Vec::new(),
         }
     }
 
-    /// A subnet 10.2xx.N.0/24 no host route covers, unique to this test.
-    pub fn subnet(&self) -> String {
-        let second = 200 + tag() % 55;
-        let third = next() % 256;
-        format!("10.{second}.{third}.0/24")
+    /// A subnet 10.2xx.N.0/24 unique among the tests running now: claimed
+    /// by creating a file under /run (tmpfs, so a killed test's claims go
+    /// at the next boot) and released on drop; the store itself refuses
+    /// one a host route already covers.
+    pub fn subnet(&mut self) -> String {
+        std::fs::create_dir_all(CLAIMS).unwrap();
+        for _ in 0..1000 {
+            let second = 200 + (tag() + next() / 256) % 55;
+            let third = next() % 256;
+            let subnet = format!("10.{second}.{third}.0/24");
+            let claim = PathBuf::from(CLAIMS).join(subnet.replace('/', "_"));
+            if std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&claim)
+                .is_ok()
+            {
+                self.claims.push(claim);
+                return subnet;
+            }
+        }
+        panic!("no free test subnet");
     }
 
     /// Creates a network with a unique bridge and subnet.
@@ -63,11 +85,12 @@ impl Env {
         let n = next();
         let bridge = format!("skt{}b{n}", tag());
         self.bridges.push(bridge.clone());
+        let subnet = self.subnet();
         self.store
             .create(&NetworkOptions {
                 name: format!("net{n}"),
                 bridge_name: Some(bridge),
-                subnet: Some(self.subnet()),
+                subnet: Some(subnet),
                 internal,
                 dns_enabled: true,
                 ..Default::default()
@@ -139,5 +162,8 @@ impl Drop for Env {
             let _ = run("ip", &["link", "del", br]);
         }
         let _ = run("nft", &["delete", "table", "inet", self.store.table()]);
+        for claim in &self.claims {
+            let _ = std::fs::remove_file(claim);
+        }
     }
 }
