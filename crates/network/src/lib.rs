@@ -64,4 +64,4 @@ pub use error::{Error, Result};
 pub use ipam::{Allocations, Endpoint};
 pub use network::{NetworkConfig, NetworkOptions, DEFAULT_BRIDGE, DEFAULT_NETWORK};
 pub use ports::{PortMapping, Protocol};
-pub use store::{Networks, StoreLock, DEFAULT_TABLE};
+pub use store::{Networks, DEFAULT_TABLE};

@@ -33,7 +33,7 @@ pub struct Networks {
 }
 
 /// The store's lock, held until dropped.
-pub struct StoreLock {
+pub(crate) struct StoreLock {
     _file: File,
 }
 

@@ -46,13 +46,14 @@ impl Networks {
     }
 
     /// Re-creates the store's table from the store when it is missing (after
-    /// `nft flush ruleset` or a firewall reload, say). Returns whether it did.
+    /// `nft flush ruleset` or a firewall reload, say). Returns whether it
+    /// re-created it (a store with no endpoint needs no table).
     pub fn ensure_rules(&self) -> Result<bool> {
         let _lock = self.lock()?;
         if table_exists(self.table())? {
             return Ok(false);
         }
         self.apply_rules(None)?;
-        Ok(true)
+        table_exists(self.table())
     }
 }
