@@ -1,0 +1,155 @@
+//! Address management: who holds which address on a network, kept in
+//! `ROOT/ipam/<network>.json` together with what was made for each holder
+//! (its veth, its names, its published ports), so that disconnecting and
+//! re-creating rules never need anything but the store.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::network::NetworkConfig;
+use crate::ports::PortMapping;
+
+/// A container's place on one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its interface's MAC address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+    /// Its interface's name inside its namespace.
+    pub ifname: String,
+    /// The host end of its veth pair.
+    pub host_veth: String,
+    /// The names other containers find it by.
+    pub aliases: Vec<String>,
+    /// Its published ports, with host ports chosen.
+    pub ports: Vec<PortMapping>,
+}
+
+/// One network's endpoints, by container id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocations {
+    /// Container id to endpoint.
+    pub endpoints: BTreeMap<String, Endpoint>,
+}
+
+impl Allocations {
+    fn holder(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.endpoints
+            .iter()
+            .find(|(_, e)| e.ip == ip)
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// An address for a new endpoint of `net`: `requested` if it is a free
+    /// host address of the subnet, else the lowest free one of the range
+    /// (never the network, gateway or broadcast address).
+    pub fn allocate(&self, net: &NetworkConfig, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+        match requested {
+            Some(ip) => self.check_static(net, ip).map(|()| ip),
+            None => self.next_free(net),
+        }
+    }
+
+    fn check_static(&self, net: &NetworkConfig, ip: Ipv4Addr) -> Result<()> {
+        if !net.subnet.contains(ip) || net.subnet.is_reserved(ip) {
+            return Err(Error::Invalid(format!(
+                "address {ip} is not a host address of network {}'s subnet {}",
+                net.name, net.subnet
+            )));
+        }
+        if ip == net.gateway {
+            return Err(Error::Conflict(format!(
+                "address {ip} is network {}'s gateway",
+                net.name
+            )));
+        }
+        if let Some(holder) = self.holder(ip) {
+            return Err(Error::Conflict(format!(
+                "address {ip} on network {} is in use by container {holder}",
+                net.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn next_free(&self, net: &NetworkConfig) -> Result<Ipv4Addr> {
+        let range = net.ip_range.unwrap_or(net.subnet);
+        let used: std::collections::BTreeSet<Ipv4Addr> =
+            self.endpoints.values().map(|e| e.ip).collect();
+        let (first, last) = (u32::from(range.addr()), u32::from(range.broadcast()));
+        (first..=last)
+            .map(Ipv4Addr::from)
+            .find(|ip| !net.subnet.is_reserved(*ip) && *ip != net.gateway && !used.contains(ip))
+            .ok_or_else(|| {
+                Error::Conflict(format!(
+                    "network {} has no free address left in {range}",
+                    net.name
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::NetworkOptions;
+
+    fn endpoint(ip: Ipv4Addr) -> Endpoint {
+        Endpoint {
+            ip,
+            mac: String::new(),
+            ifname: "eth0".into(),
+            host_veth: String::new(),
+            aliases: Vec::new(),
+            ports: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn hands_out_free_addresses_and_checks_static_ones() {
+        let opts = NetworkOptions {
+            name: "n".into(),
+            ..Default::default()
+        };
+        let net = NetworkConfig::from_options(&opts, "10.201.0.0/29".parse().unwrap()).unwrap();
+        let mut a = Allocations::default();
+        let mut got = Vec::new();
+        for i in 0..5 {
+            let ip = a.allocate(&net, None).unwrap();
+            a.endpoints.insert(format!("c{i}"), endpoint(ip));
+            got.push(ip.octets()[3]);
+        }
+        assert_eq!(got, [2, 3, 4, 5, 6]);
+        assert!(a
+            .allocate(&net, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no free address"));
+        a.endpoints.remove("c1");
+        assert_eq!(
+            a.allocate(&net, None).unwrap(),
+            Ipv4Addr::new(10, 201, 0, 3)
+        );
+        let in_use = a
+            .allocate(&net, Some(Ipv4Addr::new(10, 201, 0, 2)))
+            .unwrap_err();
+        assert!(in_use.to_string().contains("in use by container c0"));
+        assert!(a
+            .allocate(&net, Some(Ipv4Addr::new(10, 201, 0, 7)))
+            .is_err());
+        assert!(a
+            .allocate(&net, Some(Ipv4Addr::new(10, 201, 0, 1)))
+            .is_err());
+        assert!(a.allocate(&net, Some(Ipv4Addr::new(10, 9, 0, 3))).is_err());
+        assert_eq!(
+            a.allocate(&net, Some(Ipv4Addr::new(10, 201, 0, 3)))
+                .unwrap()
+                .octets()[3],
+            3
+        );
+    }
+}
