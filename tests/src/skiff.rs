@@ -55,6 +55,9 @@ impl Skiff {
             .arg("--authfile")
             .arg(self.dir.path().join("auth.json"))
             .args(args);
+        // Names the network DNS responders do not know go nowhere: no test
+        // asks the host's resolver.
+        cmd.env("SKIFF_DNS_UPSTREAM", "127.0.0.1:9");
         cmd
     }
 
@@ -66,6 +69,36 @@ impl Skiff {
     /// Runs `skiff args...` with `input` on stdin.
     pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Ran {
         run(&mut self.command(args), Input::Bytes(input))
+    }
+
+    /// A fresh store with the busybox image (from Debian's busybox-static,
+    /// see [`crate::busybox_rootfs`]) imported as `busybox`; `customise`
+    /// may add files to its root filesystem first.
+    pub fn with_busybox_customised(customise: impl FnOnce(&Path)) -> Skiff {
+        let skiff = Skiff::new();
+        let rootfs = crate::busybox_rootfs(skiff.dir());
+        customise(&rootfs);
+        let tar = skiff.dir().join("rootfs.tar");
+        crate::tar_dir(&rootfs, &tar);
+        skiff
+            .run(&["import", tar.to_str().expect("utf-8"), "busybox"])
+            .ok();
+        skiff
+    }
+
+    /// A fresh store with the busybox image imported as `busybox`.
+    pub fn with_busybox() -> Skiff {
+        Skiff::with_busybox_customised(|_| {})
+    }
+
+    /// `skiff inspect NAME`'s document.
+    #[track_caller]
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let ran = self.run(&["inspect", name]);
+        ran.ok();
+        let docs: serde_json::Value =
+            serde_json::from_str(&ran.stdout).expect("inspect prints JSON");
+        docs[0].clone()
     }
 
     /// Runs each command and checks that it fails with its stderr naming
@@ -104,7 +137,18 @@ impl Default for Skiff {
 }
 
 impl Drop for Skiff {
+    /// Removes what the store made outside its directory: containers (their
+    /// processes, cgroups and veths), networks (bridges, nft tables, DNS
+    /// responders), then the mounts under it.
     fn drop(&mut self) {
+        let ids = self.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        for id in ids.split_whitespace() {
+            self.run(&["rm", "-f", id]);
+        }
+        let networks = self.run(&["network", "ls", "-q"]).stdout;
+        for name in networks.split_whitespace() {
+            self.run(&["network", "rm", name]);
+        }
         unmount_under(self.dir.path());
     }
 }

@@ -8,25 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use skiff_e2e::{busybox_rootfs, eventually, run_in_pty, tar_dir, Ran, Skiff};
-
-/// A store with the busybox image imported as `busybox`.
-fn with_busybox() -> Skiff {
-    let skiff = Skiff::new();
-    let rootfs = busybox_rootfs(skiff.dir());
-    let tar = skiff.dir().join("rootfs.tar");
-    tar_dir(&rootfs, &tar);
-    skiff
-        .run(&["import", tar.to_str().unwrap(), "busybox"])
-        .ok();
-    skiff
-}
-
-fn inspect(skiff: &Skiff, name: &str) -> Value {
-    let ran = skiff.run(&["inspect", name]);
-    ran.ok();
-    serde_json::from_str::<Value>(&ran.stdout).expect("JSON")[0].clone()
-}
+use skiff_e2e::{eventually, run_in_pty, Ran, Skiff};
 
 fn sh(skiff: &Skiff, flags: &[&str], script: &str) -> Ran {
     let mut args = vec!["run", "--rm"];
@@ -58,7 +40,7 @@ fn leftovers(skiff: &Skiff, id: &str) -> Vec<String> {
 
 #[test]
 fn foreground_output_and_exit_codes() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     sh(&skiff, &[], "echo out; echo err >&2")
         .ok()
         .stdout_has("out");
@@ -94,7 +76,7 @@ fn foreground_output_and_exit_codes() {
 
 #[test]
 fn rm_leaves_nothing_behind() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let id = skiff
         .run(&["run", "-d", "--memory", "32m", "busybox", "sleep", "60"])
         .stdout
@@ -118,7 +100,7 @@ fn rm_leaves_nothing_behind() {
 
 #[test]
 fn detached_lifecycle_with_logs() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let script = "trap 'echo got term; exit 7' TERM; echo started; echo oops >&2; while true; do sleep 0.1; done";
     skiff
         .run(&["run", "-d", "--name", "svc", "busybox", "sh", "-c", script])
@@ -138,9 +120,9 @@ fn detached_lifecycle_with_logs() {
         .stdout_has("Z started");
     let ps = skiff.run(&["ps"]);
     ps.ok().stdout_has("svc").stdout_has("Up ");
-    assert_eq!(inspect(&skiff, "svc")["State"]["Running"], true);
+    assert_eq!(skiff.inspect("svc")["State"]["Running"], true);
     skiff.run(&["stop", "svc"]).ok();
-    let state = inspect(&skiff, "svc")["State"].clone();
+    let state = skiff.inspect("svc")["State"].clone();
     assert_eq!(
         (state["Status"].as_str(), state["ExitCode"].as_i64()),
         (Some("exited"), Some(7))
@@ -148,13 +130,13 @@ fn detached_lifecycle_with_logs() {
     skiff.run(&["logs", "svc"]).ok().stdout_has("got term");
     skiff.run(&["wait", "svc"]).ok().stdout_has("7");
     skiff.run(&["start", "svc"]).ok();
-    assert_eq!(inspect(&skiff, "svc")["State"]["Status"], "running");
+    assert_eq!(skiff.inspect("svc")["State"]["Status"], "running");
     skiff.run(&["pause", "svc"]).ok();
     skiff.run(&["ps"]).ok().stdout_has("(Paused)");
     skiff.run(&["unpause", "svc"]).ok();
     skiff.run(&["kill", "-s", "TERM", "svc"]).ok();
     eventually("the kill is recorded", || {
-        inspect(&skiff, "svc")["State"]["Status"] == "exited"
+        skiff.inspect("svc")["State"]["Status"] == "exited"
     });
     skiff.run(&["rename", "svc", "svc2"]).ok();
     skiff.run(&["rm", "svc2"]).ok();
@@ -163,7 +145,7 @@ fn detached_lifecycle_with_logs() {
 
 #[test]
 fn flags_shape_the_container() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let out = sh(
         &skiff,
         &[
@@ -199,7 +181,7 @@ fn flags_shape_the_container() {
         .ok()
         .stdout_has("sh -c ignored");
     // Network none: only the loopback link.
-    let links = sh(&skiff, &[], "ls /sys/class/net");
+    let links = sh(&skiff, &["--network", "none"], "ls /sys/class/net");
     assert_eq!(links.stdout.split_whitespace().collect::<Vec<_>>(), ["lo"]);
     // Capabilities: Docker's default set; all with --privileged; none with --cap-drop ALL.
     let capeff = |flags: &[&str]| {
@@ -218,7 +200,7 @@ fn flags_shape_the_container() {
 
 #[test]
 fn volumes_and_bind_mounts() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let host = skiff.dir().join("shared");
     fs::create_dir(&host).unwrap();
     fs::write(host.join("in.txt"), "from host\n").unwrap();
@@ -260,7 +242,7 @@ fn volumes_and_bind_mounts() {
 
 #[test]
 fn resources_reach_the_cgroup() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let id = skiff
         .run(&[
             "run",
@@ -290,14 +272,14 @@ fn resources_reach_the_cgroup() {
     );
     assert_eq!(read(&format!("pids/skiff/{id}/pids.max")), "33");
     assert_eq!(read(&format!("cpu/skiff/{id}/cpu.cfs_quota_us")), "50000");
-    let doc = inspect(&skiff, &id);
+    let doc = skiff.inspect(&id);
     assert_eq!(doc["HostConfig"]["Memory"], 48 << 20);
     skiff.run(&["rm", "-f", &id]).ok();
 }
 
 #[test]
 fn a_terminal_with_t() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let mut argv: Vec<String> = vec![skiff_e2e::skiff_binary().display().to_string()];
     argv.extend(["--root".into(), skiff.root().display().to_string()]);
     argv.extend([
@@ -315,7 +297,7 @@ fn a_terminal_with_t() {
 
 #[test]
 fn restart_policies() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     skiff
         .run(&[
             "run",
@@ -331,7 +313,7 @@ fn restart_policies() {
         ])
         .ok();
     eventually("two restarts, then exited", || {
-        let s = inspect(&skiff, "flaky");
+        let s = skiff.inspect("flaky");
         s["RestartCount"] == 2 && s["State"]["Status"] == "exited"
     });
     skiff
@@ -349,13 +331,13 @@ fn restart_policies() {
         ])
         .ok();
     eventually("restarted", || {
-        inspect(&skiff, "always")["RestartCount"].as_u64() >= Some(1)
+        skiff.inspect("always")["RestartCount"].as_u64() >= Some(1)
     });
     skiff.run(&["stop", "always"]).ok();
-    let count = inspect(&skiff, "always")["RestartCount"].clone();
+    let count = skiff.inspect("always")["RestartCount"].clone();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
-        inspect(&skiff, "always")["RestartCount"],
+        skiff.inspect("always")["RestartCount"],
         count,
         "a stopped container stays stopped"
     );
@@ -364,7 +346,7 @@ fn restart_policies() {
 
 #[test]
 fn kill_9_of_skiff_or_the_monitor_leaves_a_manageable_container() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let mut fg = skiff
         .command(&["run", "--name", "fg", "busybox", "sleep", "60"])
         .stdout(Stdio::null())
@@ -374,7 +356,7 @@ fn kill_9_of_skiff_or_the_monitor_leaves_a_manageable_container() {
     fg.kill().unwrap();
     fg.wait().unwrap();
     assert_eq!(
-        inspect(&skiff, "fg")["State"]["Status"],
+        skiff.inspect("fg")["State"]["Status"],
         "running",
         "the container outlives skiff run"
     );
@@ -400,12 +382,12 @@ fn kill_9_of_skiff_or_the_monitor_leaves_a_manageable_container() {
                 .contains(") Z")
     });
     assert_eq!(
-        inspect(&skiff, "bg")["State"]["Status"],
+        skiff.inspect("bg")["State"]["Status"],
         "running",
         "still running without its monitor"
     );
     skiff.run(&["stop", "-t", "1", "bg"]).ok();
-    assert_eq!(inspect(&skiff, "bg")["State"]["Status"], "exited");
+    assert_eq!(skiff.inspect("bg")["State"]["Status"], "exited");
     skiff.run(&["rm", "fg", "-f"]).ok();
     skiff.run(&["rm", "bg"]).ok();
     assert_eq!(leftovers(&skiff, &id), Vec::<String>::new());
@@ -413,7 +395,7 @@ fn kill_9_of_skiff_or_the_monitor_leaves_a_manageable_container() {
 
 #[test]
 fn twenty_detached_runs_at_once() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let children: Vec<_> = (0..20)
         .map(|_| {
             skiff
@@ -454,7 +436,7 @@ fn twenty_detached_runs_at_once() {
 
 #[test]
 fn external_runtime_runc() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let ran = sh(
         &skiff,
         &["--runtime", "/usr/sbin/runc"],
@@ -486,7 +468,7 @@ fn external_runtime_runc() {
 
 #[test]
 fn images_in_use_are_kept() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     skiff
         .run(&["create", "--name", "user", "busybox", "true"])
         .ok();
@@ -498,7 +480,7 @@ fn images_in_use_are_kept() {
 
 #[test]
 fn bad_input_is_refused_and_leaves_nothing() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     skiff
         .run(&["create", "--name", "taken", "busybox", "true"])
         .ok();
@@ -534,7 +516,10 @@ fn bad_input_is_refused_and_leaves_nothing() {
             vec!["run", "--device", "/etc/passwd", "busybox", "true"],
             "not a device",
         ),
-        (vec!["run", "--network", "bridge0", "busybox"], "network"),
+        (
+            vec!["run", "--network", "bridge0", "busybox", "true"],
+            "bridge0",
+        ),
         (
             vec!["run", "-u", "ghost", "--rm", "busybox", "true"],
             "ghost",
@@ -554,7 +539,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
 
 #[test]
 fn exec_joins_a_running_container() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     skiff
         .run(&[
             "run", "-d", "--name", "box", "-e", "BASE=1", "busybox", "sleep", "60",
@@ -623,7 +608,7 @@ fn exec_joins_a_running_container() {
 
 #[test]
 fn init_reaps_and_forwards_signals() {
-    let skiff = with_busybox();
+    let skiff = Skiff::with_busybox();
     let ran = sh(
         &skiff,
         &["--init"],
@@ -643,6 +628,6 @@ fn init_reaps_and_forwards_signals() {
         ])
         .ok();
     skiff.run(&["stop", "-t", "20", "inited"]).ok();
-    assert_eq!(inspect(&skiff, "inited")["State"]["ExitCode"], 143);
+    assert_eq!(skiff.inspect("inited")["State"]["ExitCode"], 143);
     skiff.run(&["rm", "inited"]).ok();
 }

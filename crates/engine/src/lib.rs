@@ -6,6 +6,7 @@ pub mod containers;
 pub mod error;
 pub mod image_view;
 pub mod images;
+pub mod net;
 pub mod volumes;
 
 use std::path::PathBuf;
@@ -41,17 +42,26 @@ pub struct Engine {
     options: EngineOptions,
     store: Store,
     containers: ContainerStore,
+    networks: skiff_network::Networks,
 }
 
 impl Engine {
     /// Opens the engine's stores, repairing what a crash left half done.
-    pub fn open(options: EngineOptions) -> Result<Engine> {
+    pub fn open(mut options: EngineOptions) -> Result<Engine> {
+        // Absolute paths: they are recorded (mounts, claims) and outlive the
+        // working directory.
+        for dir in [&mut options.root, &mut options.runroot] {
+            *dir = std::path::absolute(&*dir)
+                .map_err(|e| Error::Io(format!("{}", dir.display()), e))?;
+        }
         let store = Store::open(options.root.join("image"))?;
         let containers = ContainerStore::open(options.root.join("containers"))?;
+        let networks = net::open_networks(&options.root)?;
         Ok(Engine {
             options,
             store,
             containers,
+            networks,
         })
     }
 

@@ -43,6 +43,7 @@
 
 mod bridge;
 pub mod cidr;
+mod claims;
 mod connect;
 pub mod dns;
 pub mod error;

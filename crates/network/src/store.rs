@@ -30,6 +30,7 @@ pub const DEFAULT_TABLE: &str = "skiff";
 pub struct Networks {
     root: PathBuf,
     table: String,
+    default_bridge: String,
 }
 
 /// The store's lock, held until dropped.
@@ -44,6 +45,7 @@ impl Networks {
         let store = Networks {
             root: root.into(),
             table: DEFAULT_TABLE.into(),
+            default_bridge: DEFAULT_BRIDGE.into(),
         };
         for dir in ["networks", "ipam", "dns"] {
             create_dir_all(&store.root.join(dir))?;
@@ -55,6 +57,13 @@ impl Networks {
     /// (tests give each store a table of its own).
     pub fn with_table(mut self, table: &str) -> Networks {
         self.table = table.into();
+        self
+    }
+
+    /// The same store with the default network on bridge `name` (stores
+    /// other than the system's, side by side on one host, each need one).
+    pub fn with_default_bridge(mut self, name: &str) -> Networks {
+        self.default_bridge = name.into();
         self
     }
 
@@ -137,7 +146,7 @@ impl Networks {
         }
         let opts = NetworkOptions {
             name: DEFAULT_NETWORK.into(),
-            bridge_name: Some(DEFAULT_BRIDGE.into()),
+            bridge_name: Some(self.default_bridge.clone()),
             ..Default::default()
         };
         self.create_locked(&opts, "10.88.0.0/16")
@@ -150,21 +159,41 @@ impl Networks {
             return Err(Error::NetworkExists(opts.name.clone()));
         }
         let routes = Netlink::new()?.ipv4_route_destinations()?;
+        let owner = self.config_path(&opts.name);
         let subnet = match &opts.subnet {
             Some(s) => s.parse()?,
             None => {
                 let mut taken: Vec<Ipv4Net> = others.iter().map(|n| n.subnet).collect();
                 taken.extend(&routes);
-                pick_subnet(pool_start.parse()?, &taken)?
+                loop {
+                    let candidate = pick_subnet(pool_start.parse()?, &taken)?;
+                    if crate::claims::claim(&candidate, &owner)? {
+                        break candidate;
+                    }
+                    taken.push(candidate);
+                }
             }
         };
-        let config = NetworkConfig::from_options(opts, subnet)?;
-        check_against(&config, &others, &routes)?;
-        write_json_atomic(&self.config_path(&config.name), &config)?;
-        Ok(config)
+        let made = NetworkConfig::from_options(opts, subnet).and_then(|config| {
+            check_against(&config, &others, &routes)?;
+            if opts.subnet.is_some() && !crate::claims::claim(&subnet, &owner)? {
+                return Err(Error::Conflict(format!(
+                    "subnet {subnet} is taken by a network of another skiff store on this host"
+                )));
+            }
+            write_json_atomic(&owner, &config)?;
+            Ok(config)
+        });
+        if made.is_err() {
+            crate::claims::release(&subnet, &owner);
+        }
+        made
     }
 
     pub(crate) fn forget(&self, name: &str) -> Result<()> {
+        if let Ok(config) = self.get(name) {
+            crate::claims::release(&config.subnet, &self.config_path(name));
+        }
         remove_file(&self.ipam_path(name))?;
         remove_file(&self.dns_records_path(name))?;
         remove_file(&self.dns_records_path(name).with_extension("lock"))?;

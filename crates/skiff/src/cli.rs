@@ -100,6 +100,98 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List a container's published ports.
+    Port(PortArgs),
+    /// The DNS responder of a network (started by skiff itself).
+    #[command(hide = true)]
+    InternalDns(InternalDnsArgs),
+}
+
+/// `skiff network ...`
+#[derive(Subcommand, Debug)]
+pub enum NetworkCommand {
+    /// Create a network.
+    Create(NetworkCreateArgs),
+    /// List networks.
+    #[command(alias = "list")]
+    Ls(QuietArg),
+    /// Show networks as JSON.
+    Inspect(NamesArg),
+    /// Remove networks.
+    #[command(alias = "remove")]
+    Rm(NamesArg),
+    /// Remove networks no container uses.
+    Prune(ForceArg),
+    /// Put a container on a network.
+    Connect(NetworkConnectArgs),
+    /// Take a container off a network.
+    Disconnect(NetworkConnectArgs),
+}
+
+/// `network create`
+#[derive(Args, Debug)]
+pub struct NetworkCreateArgs {
+    /// Driver (bridge is the only one).
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR form.
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Gateway address (the bridge's).
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Allocate container addresses from this range only.
+    #[arg(long)]
+    pub ip_range: Option<String>,
+    /// No way out of the network.
+    #[arg(long)]
+    pub internal: bool,
+    /// Driver options: mtu=N, com.docker.network.bridge.name=NAME.
+    #[arg(short, long)]
+    pub opt: Vec<String>,
+    /// A label: KEY=VALUE.
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// The network's name.
+    pub name: String,
+}
+
+/// `network connect` / `disconnect`
+#[derive(Args, Debug)]
+pub struct NetworkConnectArgs {
+    /// The network.
+    pub network: String,
+    /// The container.
+    pub container: String,
+}
+
+/// `port`
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    /// The container.
+    pub container: String,
+    /// Only this container port (PORT[/PROTO]).
+    pub port: Option<String>,
+}
+
+/// `internal-dns`
+#[derive(Args, Debug)]
+pub struct InternalDnsArgs {
+    /// The network.
+    #[arg(long)]
+    pub network: String,
+    /// Where to listen.
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    /// The records file.
+    #[arg(long)]
+    pub records: PathBuf,
+    /// Where to forward other names.
+    #[arg(long)]
+    pub upstream: Vec<std::net::SocketAddr>,
 }
 
 /// `skiff container ...`
@@ -432,9 +524,36 @@ pub struct RunArgs {
     /// A label: KEY=VALUE.
     #[arg(short, long)]
     pub label: Vec<String>,
-    /// Network: none or host.
-    #[arg(long = "network", alias = "net", default_value = "none")]
+    /// Network: bridge (the default network), none, host, container:ID, or a network's name.
+    #[arg(long = "network", alias = "net", default_value = "bridge")]
     pub network: String,
+    /// Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], ranges allowed.
+    #[arg(short, long)]
+    pub publish: Vec<String>,
+    /// Publish every exposed port on a free host port.
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Another name for the container on its network.
+    #[arg(long)]
+    pub network_alias: Vec<String>,
+    /// A static IPv4 address on the network.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// A MAC address.
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// A DNS server for the container.
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// A DNS search domain.
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// A resolver option.
+    #[arg(long)]
+    pub dns_option: Vec<String>,
+    /// An /etc/hosts entry: NAME:IP.
+    #[arg(long)]
+    pub add_host: Vec<String>,
     /// An OCI runtime binary to use instead of the built-in one.
     #[arg(long)]
     pub runtime: Option<String>,

@@ -73,6 +73,8 @@ pub struct RunOptions {
     pub log_max_size: u64,
     /// `--log-opt max-file`.
     pub log_max_file: u32,
+    /// Networking flags.
+    pub net: super::record::NetConfig,
 }
 
 /// Docker's default seconds between the stop signal and SIGKILL.
@@ -87,6 +89,7 @@ impl Engine {
         let defaults = image_config.config.unwrap_or_default();
         let config = merge(opts, &defaults, image.id.to_string())?;
         validate(&config)?;
+        self.validate_net(&config)?;
         for m in config.mounts.iter().filter(|m| m.kind == "volume") {
             self.ensure_volume(&m.source)?;
         }
@@ -191,6 +194,7 @@ fn merge(opts: &RunOptions, image: &RunConfig, image_id: String) -> Result<Conta
             .unwrap_or_default()
             .into_keys()
             .collect(),
+        net: opts.net.clone(),
         id,
     })
 }

@@ -111,8 +111,9 @@ impl Engine {
         if !stale {
             return Ok(state);
         }
-        let driver = Driver::new(&self.options.runroot, &self.containers.config(id)?.runtime);
-        let _ = driver.delete(id, true);
+        let config = self.containers.config(id)?;
+        let _ = Driver::new(&self.options.runroot, &config.runtime).delete(id, true);
+        self.disconnect_container(&config);
         rootfs::unmount(&self.containers.dir(id))?;
         if state.status == Status::Created {
             let mut fixed = state;
@@ -249,6 +250,7 @@ impl Engine {
         let _lock = self.containers.lock(id)?;
         let driver = Driver::new(&self.options.runroot, &config.runtime);
         driver.delete(id, true)?;
+        self.disconnect_container(&config);
         rootfs::unmount(&self.containers.dir(id))?;
         self.containers.remove(id, &config.name)
     }

@@ -6,7 +6,6 @@ pub mod attach;
 pub mod create;
 pub mod devices;
 pub mod driver;
-pub mod etc_files;
 pub mod exec;
 pub mod init_binary;
 pub mod lifecycle;
@@ -23,6 +22,9 @@ pub mod user;
 pub mod view;
 
 pub use create::RunOptions;
-pub use record::{ContainerConfig, ContainerState, MountSpec, Resources, RestartPolicy, Status};
+pub use record::{
+    ContainerConfig, ContainerState, MountSpec, NetAttachment, NetConfig, Resources, RestartPolicy,
+    Status,
+};
 pub use running::Stdio;
 pub use store::ContainerStore;

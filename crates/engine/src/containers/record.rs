@@ -127,6 +127,53 @@ pub struct ContainerConfig {
     pub log_max_file: u32,
     /// Exposed ports from the image (`80/tcp`).
     pub exposed_ports: Vec<String>,
+    /// How it is networked, beyond the mode in `network`.
+    #[serde(default)]
+    pub net: NetConfig,
+}
+
+/// A container's networking flags (`-p`, `--network-alias`, `--dns`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetConfig {
+    /// `-p` specs, as given.
+    pub publish: Vec<String>,
+    /// `-P`: every exposed port to a free host port.
+    pub publish_all: bool,
+    /// `--network-alias`.
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    pub ip: Option<String>,
+    /// `--mac-address`.
+    pub mac: Option<String>,
+    /// `--dns`.
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    pub dns_options: Vec<String>,
+    /// `--add-host NAME:IP`.
+    pub add_hosts: Vec<String>,
+    /// Networks joined after creation (`network connect`), in order.
+    pub extra_networks: Vec<String>,
+}
+
+/// A network the container is on, while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetAttachment {
+    /// The network's name.
+    pub network: String,
+    /// The interface inside (`eth0`).
+    pub ifname: String,
+    /// Its address.
+    pub ip: String,
+    /// The prefix length.
+    pub prefix: u8,
+    /// The gateway.
+    pub gateway: String,
+    /// The MAC address.
+    pub mac: String,
+    /// Published ports, as `-p` specs with the host port chosen.
+    pub ports: Vec<String>,
 }
 
 /// The states Docker names.
@@ -183,6 +230,9 @@ pub struct ContainerState {
     pub stopped_by_user: bool,
     /// The overlay mount of its root filesystem, while mounted.
     pub rootfs_mounted: Option<PathBuf>,
+    /// The networks it is on, while it runs.
+    #[serde(default)]
+    pub networks: Vec<NetAttachment>,
 }
 
 impl ContainerState {
@@ -201,6 +251,7 @@ impl ContainerState {
             restart_count: 0,
             stopped_by_user: false,
             rootfs_mounted: None,
+            networks: Vec::new(),
         }
     }
 }

@@ -11,7 +11,7 @@ use skiff_timestamp::now_rfc3339;
 
 use super::record::Status;
 use super::spec::{self, SpecInputs};
-use super::{etc_files, rootfs, user};
+use super::{rootfs, user};
 use crate::containers::driver::{Created, Driver};
 use crate::{Engine, Error, Result};
 
@@ -52,7 +52,7 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
         engine.containers.save_state(id, &state)?;
         root
     };
-    etc_files::write(&dir, &config)?;
+    engine.write_net_files(&config, &[])?;
     let identity = user::resolve(&root, &config.user)?;
     let volume_path = |name: &str| engine.volume_path(name);
     let init = match config.init {
@@ -68,7 +68,7 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
         dir: &dir,
         args,
         volume_path: &volume_path,
-        netns: None,
+        netns: engine.joined_netns(&config)?,
         init,
     };
     let spec = spec::build(&config, &inputs)?;
@@ -77,7 +77,15 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     let driver = Driver::new(&engine.options.runroot, &config.runtime);
     let _ = driver.delete(id, true);
     let (run, created) = create_with_stdio(&driver, id, &bundle, stdio)?;
+    let networks = match engine.connect_container(&config, run.pid) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = driver.delete(id, true);
+            return Err(e);
+        }
+    };
     if let Err(e) = driver.start_created(id, &created) {
+        engine.disconnect_all(id, &networks);
         let _ = driver.delete(id, true);
         return Err(e);
     }
@@ -88,6 +96,7 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     state.pid_start = skiff_runtime::state::proc_stat(run.pid).map_or(0, |s| s.1);
     state.started_at = now_rfc3339();
     state.error.clear();
+    state.networks = networks;
     engine.containers.save_state(id, &state)?;
     Ok(run)
 }
@@ -156,6 +165,7 @@ pub fn finish(engine: &Engine, id: &str, code: i32, error: &str) -> Result<()> {
     let config = engine.containers.config(id)?;
     let driver = Driver::new(&engine.options.runroot, &config.runtime);
     driver.delete(id, true)?;
+    engine.disconnect_container(&config);
     rootfs::unmount(&engine.containers.dir(id))?;
     record_exit(engine, id, code, error)
 }
@@ -171,6 +181,7 @@ pub fn record_exit(engine: &Engine, id: &str, code: i32, error: &str) -> Result<
     state.error = error.to_string();
     state.finished_at = now_rfc3339();
     state.rootfs_mounted = None;
+    state.networks.clear();
     engine.containers.save_state(id, &state)
 }
 

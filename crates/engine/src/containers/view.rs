@@ -101,9 +101,42 @@ impl ContainerView {
                 "Runtime": if c.runtime.is_empty() { "skiff" } else { &c.runtime },
                 "Init": c.init,
             },
-            "NetworkSettings": {"Networks": {}, "Ports": {}},
+            "NetworkSettings": network_settings(s),
         })
     }
+}
+
+/// Docker's `NetworkSettings`: each network's address, and the published
+/// ports as `"80/tcp": [{"HostIp": ..., "HostPort": ...}]`.
+fn network_settings(s: &ContainerState) -> Value {
+    let mut networks = serde_json::Map::new();
+    let mut ports = serde_json::Map::new();
+    for a in &s.networks {
+        networks.insert(a.network.clone(), json!({
+            "IPAddress": a.ip, "IPPrefixLen": a.prefix, "Gateway": a.gateway, "MacAddress": a.mac,
+        }));
+        for spec in &a.ports {
+            let Ok(m) = spec.parse::<skiff_network::PortMapping>() else {
+                continue;
+            };
+            let host_ip = m.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
+            for (host, inside) in m.pairs() {
+                let entry = ports
+                    .entry(format!("{inside}/{}", m.protocol))
+                    .or_insert_with(|| json!([]));
+                if let Some(list) = entry.as_array_mut() {
+                    list.push(json!({"HostIp": host_ip, "HostPort": host.to_string()}));
+                }
+            }
+        }
+    }
+    let first = s.networks.first();
+    json!({
+        "Networks": networks,
+        "Ports": ports,
+        "IPAddress": first.map_or("", |a| a.ip.as_str()),
+        "Gateway": first.map_or("", |a| a.gateway.as_str()),
+    })
 }
 
 fn restart_json(c: &ContainerConfig) -> Value {

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context, Result};
 use skiff_engine::containers::attach::{self, Ended};
 use skiff_engine::containers::lifecycle::parse_signal;
-use skiff_engine::containers::{Resources, RunOptions, Stdio};
+use skiff_engine::containers::{NetConfig, Resources, RunOptions, Stdio};
 use skiff_engine::{Engine, Error};
 
 use crate::cli::{
@@ -35,9 +35,6 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
     }
     let (seccomp, no_new_privileges) = parse::security_opts(&a.security_opt)?;
     let (log_max_size, log_max_file) = parse::log_opts(&a.log_opt)?;
-    if !matches!(a.network.as_str(), "none" | "host") {
-        bail!("unknown --network {:?}: none or host", a.network);
-    }
     if let Some(s) = &a.stop_signal {
         parse_signal(s)?;
     }
@@ -86,6 +83,18 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         runtime: a.runtime.clone().unwrap_or_default(),
         log_max_size,
         log_max_file,
+        net: NetConfig {
+            publish: a.publish.clone(),
+            publish_all: a.publish_all,
+            aliases: a.network_alias.clone(),
+            ip: a.ip.clone(),
+            mac: a.mac_address.clone(),
+            dns: a.dns.clone(),
+            dns_search: a.dns_search.clone(),
+            dns_options: a.dns_option.clone(),
+            add_hosts: a.add_host.clone(),
+            extra_networks: Vec::new(),
+        },
     })
 }
 
@@ -211,23 +220,16 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<u8> {
     Ok(u8::from(failed))
 }
 
-/// Runs `f` on each named container, printing the name on success.
+/// Runs `f` on the id of each named container, printing the name on success.
 fn each(
     engine: &Engine,
     names: &[String],
     f: impl Fn(&str) -> skiff_engine::Result<()>,
 ) -> Result<u8> {
-    let mut failed = false;
-    for name in names {
-        match engine.container_store().find(name).and_then(|id| f(&id)) {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("skiff: {name}: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(u8::from(failed))
+    let store = engine.container_store();
+    Ok(super::for_each_name(names, |name| {
+        store.find(name).and_then(|id| f(&id))
+    }))
 }
 
 /// `stop`

@@ -3,6 +3,7 @@
 mod containers;
 mod images;
 mod logs;
+mod networks;
 mod ps;
 mod volumes;
 
@@ -10,10 +11,15 @@ use anyhow::Result;
 use skiff_engine::{Engine, EngineOptions};
 use skiff_image::registry::ClientOptions;
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, TlsArgs, VolumeCommand};
+use crate::cli::{
+    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, TlsArgs, VolumeCommand,
+};
 
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    if let Command::InternalDns(a) = cli.command {
+        return networks::serve_dns(a);
+    }
     let tls = tls_of(&cli.command);
     let options = EngineOptions {
         root: cli.root.clone(),
@@ -81,6 +87,15 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Volume(VolumeCommand::Inspect(a)) => volumes::inspect(&engine, a),
         Command::Volume(VolumeCommand::Rm(a)) => volumes::remove(&engine, a),
         Command::Volume(VolumeCommand::Prune(a)) => volumes::prune(&engine, a),
+        Command::Network(NetworkCommand::Create(a)) => networks::create(&engine, a),
+        Command::Network(NetworkCommand::Ls(a)) => networks::list(&engine, a),
+        Command::Network(NetworkCommand::Inspect(a)) => networks::inspect(&engine, a),
+        Command::Network(NetworkCommand::Rm(a)) => networks::remove(&engine, a),
+        Command::Network(NetworkCommand::Prune(a)) => networks::prune(&engine, a),
+        Command::Network(NetworkCommand::Connect(a)) => networks::connect(&engine, a),
+        Command::Network(NetworkCommand::Disconnect(a)) => networks::disconnect(&engine, a),
+        Command::Port(a) => networks::port(&engine, a),
+        Command::InternalDns(_) => unreachable!("served before the engine opens"),
     }
 }
 
@@ -123,4 +138,41 @@ fn inspect_containers(engine: &Engine, a: crate::cli::InspectArgs) -> Result<u8>
     }
     println!("{}", serde_json::to_string_pretty(&docs)?);
     Ok(0)
+}
+
+/// Runs `f` on each name, printing the name when it worked and the error
+/// when not; 1 if any failed, as Docker's multi-object commands do.
+pub(crate) fn for_each_name(names: &[String], f: impl Fn(&str) -> skiff_engine::Result<()>) -> u8 {
+    let mut failed = false;
+    for name in names {
+        match f(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("skiff: {name}: {e}");
+                failed = true;
+            }
+        }
+    }
+    u8::from(failed)
+}
+
+/// Prints the JSON array of `f`'s document for each name.
+pub(crate) fn print_docs<T: serde::Serialize>(
+    names: &[String],
+    f: impl Fn(&str) -> skiff_engine::Result<T>,
+) -> Result<u8> {
+    let docs = names
+        .iter()
+        .map(|n| f(n))
+        .collect::<skiff_engine::Result<Vec<_>>>()?;
+    println!("{}", serde_json::to_string_pretty(&docs)?);
+    Ok(0)
+}
+
+/// Docker's prune report: a title and what went.
+pub(crate) fn print_deleted(title: &str, removed: &[String]) {
+    if !removed.is_empty() {
+        println!("{title}:");
+        removed.iter().for_each(|r| println!("{r}"));
+    }
 }

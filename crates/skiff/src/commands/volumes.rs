@@ -36,28 +36,12 @@ pub fn list(engine: &Engine, a: QuietArg) -> Result<u8> {
 
 /// `volume inspect`
 pub fn inspect(engine: &Engine, a: NamesArg) -> Result<u8> {
-    let docs = a
-        .names
-        .iter()
-        .map(|n| engine.volume(n))
-        .collect::<skiff_engine::Result<Vec<_>>>()?;
-    println!("{}", serde_json::to_string_pretty(&docs)?);
-    Ok(0)
+    super::print_docs(&a.names, |n| engine.volume(n))
 }
 
 /// `volume rm`
 pub fn remove(engine: &Engine, a: NamesArg) -> Result<u8> {
-    let mut failed = false;
-    for name in &a.names {
-        match engine.remove_volume(name) {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("skiff: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(u8::from(failed))
+    Ok(super::for_each_name(&a.names, |n| engine.remove_volume(n)))
 }
 
 /// `volume prune`
@@ -69,9 +53,6 @@ pub fn prune(engine: &Engine, _: ForceArg) -> Result<u8> {
             removed.push(v.name);
         }
     }
-    if !removed.is_empty() {
-        println!("Deleted Volumes:");
-        removed.iter().for_each(|n| println!("{n}"));
-    }
+    super::print_deleted("Deleted Volumes", &removed);
     Ok(0)
 }
