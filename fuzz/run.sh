@@ -29,8 +29,9 @@ fi
 
 work=$fuzz_dir/target/run-corpus
 logs=$fuzz_dir/target/run-logs
-# spec_parse (its bundle) and layer_unpack (its layer directories) write under
-# $TMPDIR; keep that inside fuzz/target.
+# spec_parse (its bundle), layer_unpack (its layer directories) and
+# archive_extract (its stores) write under $TMPDIR; keep that inside
+# fuzz/target.
 export TMPDIR=$fuzz_dir/target/tmp
 cleanup() { rm -rf "$work" "$TMPDIR"; }
 trap cleanup EXIT
