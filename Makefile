@@ -33,8 +33,8 @@ test: deps lint build
 	fuzz/run.sh 10
 
 demo: deps
-	$(CARGO) build -p skiff-runtime
-	scripts/demo.sh target/debug/skiff-runtime
+	$(CARGO) build -p skiff
+	scripts/demo.sh target/debug/skiff
 
 clean:
 	$(CARGO) clean

@@ -1,35 +1,40 @@
 #!/usr/bin/env bash
-# usage: demo.sh RUNTIME
-# Runs a busybox container with RUNTIME and shows what makes it a container.
+# usage: demo.sh SKIFF
+# Makes a busybox image from Debian's busybox-static with `skiff import`, runs
+# it with `skiff run --rm` on the default bridge network, and shows what
+# makes it a container. Everything lives in a temporary store, removed after.
 set -euo pipefail
-runtime=$(realpath "$1")
+skiff=$(realpath "$1")
 work=$(mktemp -d /tmp/skiff-demo.XXXXXX)
-id=demo-$$
+sk() { "$skiff" --root "$work/root" --runroot "$work/run" "$@"; }
 cleanup() {
-  "$runtime" --root "$work/state" delete --force "$id" >/dev/null 2>&1 || true
+  sk rm -f demo >/dev/null 2>&1 || true
+  for n in $(sk network ls -q 2>/dev/null); do sk network rm "$n" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-host_ns() { for n in mnt uts ipc pid net cgroup; do printf '  %-7s %s\n' "$n" "$(readlink /proc/self/ns/$n)"; done; }
+busybox=$(command -v busybox || echo /bin/busybox)
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
+for applet in $("$busybox" --list); do ln -s busybox "$work/rootfs/bin/$applet"; done
+cp --remove-destination "$busybox" "$work/rootfs/bin/busybox"
+echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
+tar --numeric-owner -C "$work/rootfs" -cf "$work/rootfs.tar" .
 
-"$(dirname "$0")/mkbundle.sh" "$runtime" "$work/bundle" /bin/sh -c '
+echo "== skiff import rootfs.tar busybox"
+sk import "$work/rootfs.tar" busybox
+sk images
+echo "== namespaces of the host:"
+for n in mnt uts ipc pid net cgroup; do printf '  %-7s %s\n' "$n" "$(readlink /proc/self/ns/$n)"; done
+echo "== skiff run --rm --name demo -h skiff-demo busybox sh -c ..."
+SKIFF_DNS_UPSTREAM=127.0.0.1:9 sk run --rm --name demo -h skiff-demo busybox sh -c '
   echo "== hostname:  $(hostname)"
-  echo "== my pid:    $$"
+  echo "== my pid:    $$  (pid 1: $(cat /proc/1/cmdline | tr "\0" " "))"
   echo "== ps (only the container'"'"'s processes):"; ps
   echo "== mount table:"; cat /proc/self/mounts
-  echo "== network interfaces:"; ip -o link | cut -d: -f2
+  echo "== network:"; ip -o -4 addr | awk "{print \$2, \$4}"; ip route
   echo "== namespaces inside:"
   for n in mnt uts ipc pid net cgroup; do printf "  %-7s %s\n" $n "$(readlink /proc/self/ns/$n)"; done
 '
-python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-spec = json.load(open(sys.argv[1]))
-spec["hostname"] = "skiff-demo"
-spec["linux"]["namespaces"].append({"type": "cgroup"})
-json.dump(spec, open(sys.argv[1], "w"), indent=1)
-PY
-echo "== namespaces of the host:"
-host_ns
-echo "== running $runtime run $id"
-"$runtime" --root "$work/state" run --bundle "$work/bundle" "$id"
+echo "== after --rm: skiff ps -a"
+sk ps -a
