@@ -6,6 +6,7 @@ pub mod containers;
 pub mod error;
 pub mod image_view;
 pub mod images;
+pub mod system;
 pub mod volumes;
 
 use std::path::PathBuf;
