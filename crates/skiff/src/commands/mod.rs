@@ -3,17 +3,27 @@
 mod containers;
 mod images;
 mod logs;
+mod ops;
 mod ps;
+mod system;
 mod volumes;
 
 use anyhow::Result;
 use skiff_engine::{Engine, EngineOptions};
 use skiff_image::registry::ClientOptions;
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, TlsArgs, VolumeCommand};
+use crate::cli::{
+    Cli, Command, ContainerCommand, ImageCommand, SystemCommand, TlsArgs, VolumeCommand,
+};
 
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    // These need no store: they work for any user, before one exists.
+    match &cli.command {
+        Command::Version => return system::version(),
+        Command::Completion(a) => return system::completion(a.shell),
+        _ => {}
+    }
     let tls = tls_of(&cli.command);
     let options = EngineOptions {
         root: cli.root.clone(),
@@ -81,6 +91,15 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Volume(VolumeCommand::Inspect(a)) => volumes::inspect(&engine, a),
         Command::Volume(VolumeCommand::Rm(a)) => volumes::remove(&engine, a),
         Command::Volume(VolumeCommand::Prune(a)) => volumes::prune(&engine, a),
+        Command::Top(a) => ops::top(&engine, a),
+        Command::Stats(a) => ops::stats(&engine, a),
+        Command::Cp(a) => ops::cp(&engine, a),
+        Command::Export(a) => ops::export(&engine, a),
+        Command::Update(a) => ops::update(&engine, a),
+        Command::System(SystemCommand::Df) => system::df(&engine),
+        Command::System(SystemCommand::Prune(a)) => system::prune(&engine, a),
+        Command::Info | Command::System(SystemCommand::Info) => system::info(&engine),
+        Command::Version | Command::Completion(_) => unreachable!("answered without a store"),
     }
 }
 

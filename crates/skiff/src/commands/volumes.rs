@@ -62,13 +62,7 @@ pub fn remove(engine: &Engine, a: NamesArg) -> Result<u8> {
 
 /// `volume prune`
 pub fn prune(engine: &Engine, _: ForceArg) -> Result<u8> {
-    let mut removed = Vec::new();
-    for v in engine.volumes()? {
-        if engine.volume_users(&v.name)?.is_empty() {
-            engine.remove_volume(&v.name)?;
-            removed.push(v.name);
-        }
-    }
+    let removed = engine.prune_volumes()?;
     if !removed.is_empty() {
         println!("Deleted Volumes:");
         removed.iter().for_each(|n| println!("{n}"));
