@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::clients::{run, unmount_under, Input, Ran};
+use crate::clients::{busybox_rootfs, run, run_in_pty, tar_dir, unmount_under, Input, Ran};
 
 /// The engine binary: `$SKIFF`, or `<workspace>/target/debug/skiff`.
 pub fn skiff_binary() -> PathBuf {
@@ -33,6 +33,18 @@ impl Skiff {
             .tempdir_in("/tmp")
             .expect("temp dir");
         Skiff { dir }
+    }
+
+    /// A fresh store with the busybox image imported as `busybox`.
+    pub fn with_busybox() -> Skiff {
+        let skiff = Skiff::new();
+        let rootfs = busybox_rootfs(skiff.dir());
+        let tar = skiff.dir().join("rootfs.tar");
+        tar_dir(&rootfs, &tar);
+        skiff
+            .run(&["import", tar.to_str().unwrap(), "busybox"])
+            .ok();
+        skiff
     }
 
     /// The scratch directory (the store lives in `root/` under it).
@@ -66,6 +78,15 @@ impl Skiff {
     /// Runs `skiff args...` with `input` on stdin.
     pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Ran {
         run(&mut self.command(args), Input::Bytes(input))
+    }
+
+    /// Runs `skiff args...` on a fresh pseudo-terminal (stdin, stdout and
+    /// stderr), its output read as stdout.
+    pub fn run_on_terminal(&self, args: &[&str]) -> Ran {
+        let cmd = self.command(args);
+        let mut argv = vec![cmd.get_program().to_string_lossy().into_owned()];
+        argv.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+        run_in_pty(&argv, &[])
     }
 
     /// Runs each command and checks that it fails with its stderr naming

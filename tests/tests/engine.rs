@@ -8,18 +8,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use skiff_e2e::{busybox_rootfs, eventually, run_in_pty, tar_dir, Ran, Skiff};
+use skiff_e2e::{eventually, run_in_pty, Ran, Skiff};
 
 /// A store with the busybox image imported as `busybox`.
 fn with_busybox() -> Skiff {
-    let skiff = Skiff::new();
-    let rootfs = busybox_rootfs(skiff.dir());
-    let tar = skiff.dir().join("rootfs.tar");
-    tar_dir(&rootfs, &tar);
-    skiff
-        .run(&["import", tar.to_str().unwrap(), "busybox"])
-        .ok();
-    skiff
+    Skiff::with_busybox()
 }
 
 fn inspect(skiff: &Skiff, name: &str) -> Value {
