@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::clients::{run, unmount_under, Input, Ran};
+use crate::clients::{run, run_in_pty, unmount_under, Input, Ran};
 
 /// The engine binary: `$SKIFF`, or `<workspace>/target/debug/skiff`.
 pub fn skiff_binary() -> PathBuf {
@@ -99,6 +99,15 @@ impl Skiff {
         let docs: serde_json::Value =
             serde_json::from_str(&ran.stdout).expect("inspect prints JSON");
         docs[0].clone()
+    }
+
+    /// Runs `skiff args...` on a fresh pseudo-terminal (stdin, stdout and
+    /// stderr), its output read as stdout.
+    pub fn run_on_terminal(&self, args: &[&str]) -> Ran {
+        let cmd = self.command(args);
+        let mut argv = vec![cmd.get_program().to_string_lossy().into_owned()];
+        argv.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+        run_in_pty(&argv, &[])
     }
 
     /// Runs each command and checks that it fails with its stderr naming

@@ -7,6 +7,7 @@ pub mod error;
 pub mod image_view;
 pub mod images;
 pub mod net;
+pub mod system;
 pub mod volumes;
 
 use std::path::PathBuf;

@@ -108,6 +108,25 @@ pub enum Command {
     /// The DNS responder of a network (started by skiff itself).
     #[command(hide = true)]
     InternalDns(InternalDnsArgs),
+    /// Show a container's processes.
+    Top(ContainerArg),
+    /// Show containers' resource use.
+    Stats(StatsArgs),
+    /// Copy files between a container and the host.
+    Cp(CpArgs),
+    /// Write a container's filesystem as a tar archive.
+    Export(ExportArgs),
+    /// Change containers' resource limits and restart policy.
+    Update(UpdateArgs),
+    /// Disk use, prune.
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Show how skiff is set up and what it holds.
+    Info,
+    /// Show skiff's version.
+    Version,
+    /// Print a shell completion script.
+    Completion(CompletionArgs),
 }
 
 /// `skiff network ...`
@@ -749,4 +768,104 @@ pub struct ExecArgs {
     /// The command and its arguments.
     #[arg(required = true)]
     pub command: Vec<String>,
+}
+
+/// One container.
+#[derive(Args, Debug)]
+pub struct ContainerArg {
+    /// The container.
+    pub name: String,
+}
+
+/// `stats`
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Print one sample and exit.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not shorten ids.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Containers (every running one if none).
+    pub names: Vec<String>,
+}
+
+/// `cp`
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Keep owners (uid and gid).
+    #[arg(short, long)]
+    pub archive: bool,
+    /// CONTAINER:SRC or a host path.
+    pub src: String,
+    /// CONTAINER:DEST or a host path.
+    pub dest: String,
+}
+
+/// `export`
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The container.
+    pub name: String,
+}
+
+/// `update`
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Memory limit (bytes, or with b, k, m, g).
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPUs (a fraction is a quota).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// Maximum number of processes (-1: unlimited).
+    #[arg(long, allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Containers.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `skiff system ...`
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show disk use.
+    Df,
+    /// Remove stopped containers, unused images and (with --volumes) volumes.
+    Prune(SystemPruneArgs),
+    /// Show how skiff is set up and what it holds.
+    Info,
+}
+
+/// `system prune`
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Every unused image, not only those without names.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Also volumes no container uses.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Do not ask.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `completion`
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }

@@ -48,6 +48,26 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// A size in binary units with four significant digits, as Docker's
+/// `stats` shows memory: `1.504MiB`, `32MiB`.
+pub fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let whole_digits = (value.max(1.0).log10().floor() as usize) + 1;
+    let decimals = 4usize.saturating_sub(whole_digits);
+    let text = format!("{value:.decimals$}");
+    let text = match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.'),
+        false => &text,
+    };
+    format!("{text}{}", UNITS[unit])
+}
+
 /// How long ago `then` (seconds since the epoch) was, in Docker's words.
 pub fn ago(then: Option<i64>) -> String {
     let Some(then) = then else {
@@ -97,6 +117,9 @@ mod tests {
         assert_eq!(size(4_261_000), "4.26MB");
         assert_eq!(size(1_000), "1kB");
         assert_eq!(size(123_456_789), "123MB");
+        assert_eq!(binary_size(32 << 20), "32MiB");
+        assert_eq!(binary_size(1_577_000), "1.504MiB");
+        assert_eq!(binary_size(0), "0B");
     }
 
     #[test]

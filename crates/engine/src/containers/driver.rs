@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
+use oci_spec::runtime::LinuxResources;
 use skiff_runtime::container::{self, CreateOptions};
 use skiff_runtime::state::Store as RuntimeStore;
 
@@ -198,6 +199,31 @@ impl Driver {
             Driver::External(x) => {
                 let out = x.output(&["ps".into(), "--format".into(), "json".into(), id.into()])?;
                 serde_json::from_slice(&out).map_err(|e| Error::Runtime(format!("runtime ps: {e}")))
+            }
+        }
+    }
+
+    /// Writes new resource limits to a running container's cgroup.
+    pub fn update(&self, id: &str, resources: &LinuxResources) -> Result<()> {
+        match self {
+            Driver::Builtin(store) => {
+                skiff_runtime::update::update(store, id, resources).map_err(runtime_error)
+            }
+            Driver::External(x) => {
+                // runc reads the resources from a file: one beside its state.
+                let file = x.root.join(format!("{id}.resources.json"));
+                let json = serde_json::to_vec(resources).expect("resources serialise");
+                std::fs::write(&file, json)
+                    .map_err(|e| Error::Io(format!("writing {}", file.display()), e))?;
+                let args = [
+                    "update".into(),
+                    "--resources".into(),
+                    path_arg(&file),
+                    id.into(),
+                ];
+                let result = x.cli(&args);
+                let _ = std::fs::remove_file(&file);
+                result
             }
         }
     }

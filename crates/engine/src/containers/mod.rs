@@ -3,10 +3,12 @@
 
 pub mod admin;
 pub mod attach;
+pub mod copy;
 pub mod create;
 pub mod devices;
 pub mod driver;
 pub mod exec;
+pub mod export;
 pub mod init_binary;
 pub mod lifecycle;
 pub mod logs;
@@ -17,7 +19,11 @@ pub mod rootfs;
 pub mod running;
 pub mod seccomp_profile;
 pub mod spec;
+pub mod stats;
 pub mod store;
+pub mod top;
+pub mod tree;
+pub mod update;
 pub mod user;
 pub mod view;
 

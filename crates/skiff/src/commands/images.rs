@@ -197,7 +197,19 @@ pub fn load(engine: &Engine, a: LoadArgs) -> Result<u8> {
 }
 
 pub fn save(engine: &Engine, a: SaveArgs) -> Result<u8> {
-    match &a.output {
+    write_archive(a.output.as_deref(), &mut |out| {
+        Ok(engine.save(&a.names, out)?)
+    })?;
+    Ok(0)
+}
+
+/// Writes an archive to `output` (staged beside it, renamed when complete)
+/// or to standard output, which must not be a terminal.
+pub fn write_archive(
+    output: Option<&std::path::Path>,
+    write: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match output {
         Some(path) => {
             let staged = path.with_file_name(format!(
                 ".{}.partial",
@@ -208,29 +220,25 @@ pub fn save(engine: &Engine, a: SaveArgs) -> Result<u8> {
             let file =
                 File::create(&staged).with_context(|| format!("creating {}", staged.display()))?;
             let mut out = io::BufWriter::new(file);
-            let written = engine
-                .save(&a.names, &mut out)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    out.into_inner()?.sync_all()?;
-                    std::fs::rename(&staged, path)?;
-                    Ok(())
-                });
+            let written = write(&mut out).and_then(|()| {
+                out.into_inner()?.sync_all()?;
+                std::fs::rename(&staged, path)?;
+                Ok(())
+            });
             if written.is_err() {
                 let _ = std::fs::remove_file(&staged);
             }
-            written?;
+            written
         }
         None if io::stdout().is_terminal() => {
             bail!("refusing to write an archive to a terminal: give -o FILE or redirect")
         }
         None => {
             let mut out = io::BufWriter::new(io::stdout().lock());
-            engine.save(&a.names, &mut out)?;
-            out.flush()?;
+            write(&mut out)?;
+            Ok(out.flush()?)
         }
     }
-    Ok(0)
 }
 
 pub fn import(engine: &Engine, a: ImportArgs) -> Result<u8> {

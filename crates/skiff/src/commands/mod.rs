@@ -4,7 +4,9 @@ mod containers;
 mod images;
 mod logs;
 mod networks;
+mod ops;
 mod ps;
+mod system;
 mod volumes;
 
 use anyhow::Result;
@@ -12,13 +14,18 @@ use skiff_engine::{Engine, EngineOptions};
 use skiff_image::registry::ClientOptions;
 
 use crate::cli::{
-    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, TlsArgs, VolumeCommand,
+    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, SystemCommand, TlsArgs,
+    VolumeCommand,
 };
 
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
-    if let Command::InternalDns(a) = cli.command {
-        return networks::serve_dns(a);
+    // These need no store: they work for any user, before one exists.
+    match &cli.command {
+        Command::InternalDns(a) => return networks::serve_dns(a),
+        Command::Version => return system::version(),
+        Command::Completion(a) => return system::completion(a.shell),
+        _ => {}
     }
     let tls = tls_of(&cli.command);
     let options = EngineOptions {
@@ -95,7 +102,17 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Network(NetworkCommand::Connect(a)) => networks::connect(&engine, a),
         Command::Network(NetworkCommand::Disconnect(a)) => networks::disconnect(&engine, a),
         Command::Port(a) => networks::port(&engine, a),
-        Command::InternalDns(_) => unreachable!("served before the engine opens"),
+        Command::Top(a) => ops::top(&engine, a),
+        Command::Stats(a) => ops::stats(&engine, a),
+        Command::Cp(a) => ops::cp(&engine, a),
+        Command::Export(a) => ops::export(&engine, a),
+        Command::Update(a) => ops::update(&engine, a),
+        Command::System(SystemCommand::Df) => system::df(&engine),
+        Command::System(SystemCommand::Prune(a)) => system::prune(&engine, a),
+        Command::Info | Command::System(SystemCommand::Info) => system::info(&engine),
+        Command::Version | Command::Completion(_) | Command::InternalDns(_) => {
+            unreachable!("answered before a store is opened")
+        }
     }
 }
 

@@ -144,7 +144,7 @@ pub fn port(engine: &Engine, a: PortArgs) -> Result<u8> {
 }
 
 /// `internal-dns`: serves a network's names until killed.
-pub fn serve_dns(a: InternalDnsArgs) -> Result<u8> {
-    skiff_network::dns::serve(&a.network, a.listen, &a.records, a.upstream)?;
+pub fn serve_dns(a: &InternalDnsArgs) -> Result<u8> {
+    skiff_network::dns::serve(&a.network, a.listen, &a.records, a.upstream.clone())?;
     Ok(0)
 }

@@ -46,13 +46,6 @@ pub fn remove(engine: &Engine, a: NamesArg) -> Result<u8> {
 
 /// `volume prune`
 pub fn prune(engine: &Engine, _: ForceArg) -> Result<u8> {
-    let mut removed = Vec::new();
-    for v in engine.volumes()? {
-        if engine.volume_users(&v.name)?.is_empty() {
-            engine.remove_volume(&v.name)?;
-            removed.push(v.name);
-        }
-    }
-    super::print_deleted("Deleted Volumes", &removed);
+    super::print_deleted("Deleted Volumes", &engine.prune_volumes()?);
     Ok(0)
 }
