@@ -429,6 +429,9 @@ fn system_df_and_prune() {
         .stdout_has("Deleted Volumes:");
     assert_eq!(skiff.run(&["volume", "ls", "-q"]).stdout.trim(), "");
     skiff.run(&["inspect", "running"]).ok();
+    // -a removes every image no container uses; the one in use keeps its name.
+    skiff.run(&["system", "prune", "-f", "-a"]).ok();
+    skiff.run(&["images"]).ok().stdout_has("busybox");
 }
 
 #[test]

@@ -132,13 +132,14 @@ impl Engine {
     /// Removes images without names, or with `all` every image; returns
     /// their ids.
     pub fn prune_images(&self, all: bool) -> Result<Vec<Digest>> {
+        let in_use = self.images_in_use()?;
         if all {
+            // Images that containers use keep their names, as in Docker.
             let mut refs = self.store.lock_refs()?;
-            refs.repos.tags.clear();
-            refs.repos.digests.clear();
+            refs.repos.tags.retain(|_, id| in_use.contains(&id.to_string()));
+            refs.repos.digests.retain(|_, id| in_use.contains(&id.to_string()));
             refs.save()?;
         }
-        let in_use = self.images_in_use()?;
         Ok(self
             .store
             .prune_images(&|id| in_use.contains(&id.to_string()))?)
