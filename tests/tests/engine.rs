@@ -631,3 +631,71 @@ fn init_reaps_and_forwards_signals() {
     assert_eq!(skiff.inspect("inited")["State"]["ExitCode"], 143);
     skiff.run(&["rm", "inited"]).ok();
 }
+
+#[test]
+fn attach_inspect_format_and_rm_v() {
+    let skiff = Skiff::with_busybox();
+    // A terminal container: attach gets its pty and its exit code.
+    skiff
+        .run(&[
+            "run",
+            "-dt",
+            "--name",
+            "term",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do echo tick$i; sleep 0.2; done; exit 3",
+        ])
+        .ok();
+    let attached = skiff.run_on_terminal(&["attach", "term"]);
+    assert_eq!(attached.code, Some(3), "{attached:?}");
+    assert!(attached.stdout.contains("tick"), "{}", attached.stdout);
+    // Without a terminal, attach follows the output until the container exits.
+    skiff
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "plain",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 0.5; echo later; sleep 0.5",
+        ])
+        .ok();
+    skiff.run(&["attach", "plain"]).ok().stdout_has("later");
+    // inspect --format.
+    let f = skiff.run(&[
+        "inspect",
+        "-f",
+        "{{.Name}} {{.State.Status}} {{json .Config.Cmd}}",
+        "plain",
+    ]);
+    f.ok();
+    assert!(
+        f.stdout.starts_with("/plain exited [\"sh\",\"-c\""),
+        "{}",
+        f.stdout
+    );
+    skiff
+        .run(&["inspect", "--format", "{{upper .Name}}", "plain"])
+        .expect_code(125);
+    // rm -v removes the anonymous volume, and only that.
+    skiff
+        .run(&[
+            "create",
+            "--name",
+            "vols",
+            "-v",
+            "/anon",
+            "-v",
+            "named:/named",
+            "busybox",
+            "true",
+        ])
+        .ok();
+    assert_eq!(skiff.run(&["volume", "ls", "-q"]).stdout.lines().count(), 2);
+    skiff.run(&["rm", "-v", "vols"]).ok();
+    assert_eq!(skiff.run(&["volume", "ls", "-q"]).stdout.trim(), "named");
+}

@@ -136,8 +136,12 @@ impl Engine {
         if all {
             // Images that containers use keep their names, as in Docker.
             let mut refs = self.store.lock_refs()?;
-            refs.repos.tags.retain(|_, id| in_use.contains(&id.to_string()));
-            refs.repos.digests.retain(|_, id| in_use.contains(&id.to_string()));
+            refs.repos
+                .tags
+                .retain(|_, id| in_use.contains(&id.to_string()));
+            refs.repos
+                .digests
+                .retain(|_, id| in_use.contains(&id.to_string()));
             refs.save()?;
         }
         Ok(self

@@ -124,3 +124,30 @@ impl Engine {
         Ok(remove_all(&self.volumes_dir().join(name))?)
     }
 }
+
+/// Whether a volume name is one `-v /path` made up (64 hex characters, as
+/// Docker names anonymous volumes).
+pub fn is_anonymous(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Engine {
+    /// Removes container `what` (see [`Engine::remove_container`]) and,
+    /// with `volumes`, the anonymous volumes only it used (`rm -v`).
+    pub fn remove_container_and_volumes(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
+        let config = self.containers.config(id)?;
+        self.remove_container(id, force)?;
+        if volumes {
+            for m in config
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume" && is_anonymous(&m.source))
+            {
+                if self.volume_users(&m.source)?.is_empty() {
+                    self.remove_volume(&m.source)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

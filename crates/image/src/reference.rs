@@ -143,9 +143,6 @@ fn parse(s: &str) -> std::result::Result<Reference, String> {
     if let Some(tag) = tag {
         check_tag(tag)?;
     }
-    if name.len() > MAX_NAME_LEN {
-        return Err(format!("name longer than {MAX_NAME_LEN} characters"));
-    }
     let (registry, repository) = split_registry(name);
     check_domain(&registry)?;
     let repository = match (registry.as_str(), repository.contains('/')) {
@@ -154,6 +151,13 @@ fn parse(s: &str) -> std::result::Result<Reference, String> {
     };
     for component in repository.split('/') {
         check_component(component)?;
+    }
+    // The limit applies to the name as stored and printed, after the
+    // defaults were added, so that every accepted name can be read back.
+    if registry.len() + 1 + repository.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "name longer than {MAX_NAME_LEN} characters (with its registry and library/)"
+        ));
     }
     let tag = match (tag, &digest) {
         (Some(t), _) => Some(t.to_string()),
@@ -326,6 +330,7 @@ mod tests {
             "x:../../etc",
             &format!("a:{}", "t".repeat(129)),
             &"a".repeat(256),
+            &"a".repeat(238),
         ] {
             assert!(bad.parse::<Reference>().is_err(), "{bad:?} accepted");
         }

@@ -427,6 +427,9 @@ pub struct ImportArgs {
 /// `inspect`
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// A Go-style template (`{{.State.Status}}`, `{{json .Config}}`) or `json`.
+    #[arg(short, long)]
+    pub format: Option<String>,
     /// Objects to inspect.
     #[arg(required = true)]
     pub names: Vec<String>,

@@ -6,6 +6,7 @@ mod commands;
 mod format;
 mod parse;
 mod progress;
+mod template;
 
 use std::process::ExitCode;
 

@@ -95,6 +95,36 @@ impl Engine {
         }
     }
 
+    /// Attaches to a running container's terminal through its monitor:
+    /// the pty master arrives as when it started.
+    pub fn attach_terminal(&self, id: &str) -> Result<Attached> {
+        use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+        let path = monitor::attach_path(self, id);
+        let io = |e: nix::Error| {
+            Error::Conflict(format!(
+                "cannot attach to {id}: {e} (is it running with a terminal?)"
+            ))
+        };
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(io)?;
+        connect(sock.as_raw_fd(), &UnixAddr::new(&path).map_err(io)?).map_err(io)?;
+        match monitor::recv(sock.as_raw_fd()) {
+            Some((Report::Started(pid), Some(pty))) => Ok(Attached {
+                monitor: sock,
+                pid,
+                pty: Some(pty),
+            }),
+            _ => Err(Error::Conflict(format!(
+                "container {id}'s terminal is attached elsewhere"
+            ))),
+        }
+    }
+
     /// The container's state as it truly is: a record whose monitor died
     /// is repaired (the exit recorded, the root filesystem unmounted) unless
     /// the container still runs without it.

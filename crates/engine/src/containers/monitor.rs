@@ -61,7 +61,7 @@ pub fn recv(sock: RawFd) -> Option<(Report, Option<OwnedFd>)> {
 /// The monitor's life: runs the container until it is done with it, then
 /// exits the process.
 pub fn main(engine: &Engine, id: &str, stdio: Stdio, peer: OwnedFd) -> ! {
-    let code = match supervise(engine, id, stdio, &peer) {
+    let code = match supervise(engine, id, stdio, peer) {
         Ok(()) => 0,
         Err(e) => {
             let _ = running::record_error(engine, id, &e.to_string());
@@ -71,9 +71,13 @@ pub fn main(engine: &Engine, id: &str, stdio: Stdio, peer: OwnedFd) -> ! {
     std::process::exit(code)
 }
 
-fn supervise(engine: &Engine, id: &str, stdio: Stdio, peer: &OwnedFd) -> Result<()> {
+fn supervise(engine: &Engine, id: &str, stdio: Stdio, first_peer: OwnedFd) -> Result<()> {
     let signals = block_signals()?;
-    let mut peer_open;
+    let mut peer = Some(first_peer);
+    let listener = match stdio {
+        Stdio::Tty => Some(attach_listener(engine, id)?),
+        _ => None,
+    };
     let mut first = true;
     loop {
         let run = match running::start(engine, id, stdio) {
@@ -83,22 +87,21 @@ fn supervise(engine: &Engine, id: &str, stdio: Stdio, peer: &OwnedFd) -> Result<
                     Error::Command { code, .. } => *code,
                     _ => 125,
                 };
-                if first {
-                    send(peer.as_raw_fd(), &Report::Failed(code, e.to_string()), None);
+                if let Some(p) = peer.as_ref().filter(|_| first) {
+                    send(p.as_raw_fd(), &Report::Failed(code, e.to_string()), None);
                 }
                 running::finish(engine, id, i32::from(code), &e.to_string())?;
                 return Ok(());
             }
         };
         if first {
-            peer_open = send(
-                peer.as_raw_fd(),
-                &Report::Started(run.pid),
-                run.pty.as_ref(),
-            );
+            let sent = peer
+                .as_ref()
+                .is_some_and(|p| send(p.as_raw_fd(), &Report::Started(run.pid), run.pty.as_ref()));
+            if !sent {
+                peer = None;
+            }
             first = false;
-        } else {
-            peer_open = false;
         }
         let config = engine.containers.config(id)?;
         let mut log = LogWriter::open(
@@ -106,7 +109,7 @@ fn supervise(engine: &Engine, id: &str, stdio: Stdio, peer: &OwnedFd) -> Result<
             config.log_max_size,
             config.log_max_file,
         )?;
-        let code = wait(&run, &signals, peer, &mut peer_open, &mut log)?;
+        let code = wait(&run, &signals, &mut peer, listener.as_ref(), &mut log)?;
         log.flush()?;
         running::finish(engine, id, code, "")?;
         let state = engine.containers.state(id)?;
@@ -123,14 +126,49 @@ fn supervise(engine: &Engine, id: &str, stdio: Stdio, peer: &OwnedFd) -> Result<
             }
             running::record_exit(engine, id, code, "")?;
         }
-        if config.auto_remove {
-            engine.remove_container(id, true)?;
+        if listener.is_some() {
+            let _ = std::fs::remove_file(attach_path(engine, id));
         }
-        if peer_open {
-            send(peer.as_raw_fd(), &Report::Exited(code), None);
+        if config.auto_remove {
+            engine.remove_container_and_volumes(id, true, true)?;
+        }
+        if let Some(p) = &peer {
+            send(p.as_raw_fd(), &Report::Exited(code), None);
         }
         return Ok(());
     }
+}
+
+/// Where `skiff attach` finds a terminal container's monitor. Under the run
+/// root, whose paths are short: a unix socket's path must fit 108 bytes.
+pub fn attach_path(engine: &Engine, id: &str) -> std::path::PathBuf {
+    engine
+        .options
+        .runroot
+        .join("attach")
+        .join(format!("{}.sock", &id[..12]))
+}
+
+fn attach_listener(engine: &Engine, id: &str) -> Result<OwnedFd> {
+    use nix::sys::socket::{
+        bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+    };
+    let path = attach_path(engine, id);
+    if let Some(dir) = path.parent() {
+        skiff_image::store::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(&path);
+    let io = |e: nix::Error| Error::Io(format!("attach socket {}", path.display()), e.into());
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(io)?;
+    bind(fd.as_raw_fd(), &UnixAddr::new(&path).map_err(io)?).map_err(io)?;
+    listen(&fd, Backlog::new(4).map_err(io)?).map_err(io)?;
+    Ok(fd)
 }
 
 /// Whether the policy starts the container again after it exited with `code`.
@@ -163,13 +201,14 @@ fn block_signals() -> Result<SigSet> {
     Ok(set)
 }
 
-/// Waits for the container's init to exit, logging its output; returns its
-/// exit code (128 + the signal that killed it).
+/// Waits for the container's init to exit, logging its output unless a
+/// terminal is attached (the first `skiff`, or `skiff attach` through
+/// `listener`); returns its exit code (128 + the signal that killed it).
 fn wait(
     run: &running::Running,
     signals: &SigSet,
-    peer: &OwnedFd,
-    peer_open: &mut bool,
+    peer: &mut Option<OwnedFd>,
+    listener: Option<&OwnedFd>,
     log: &mut LogWriter,
 ) -> Result<i32> {
     let sfd = SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC)
@@ -180,7 +219,7 @@ fn wait(
         None => run.pipes.iter().map(Some).collect(),
     };
     loop {
-        let read_pty = run.pty.is_none() || !*peer_open;
+        let read_pty = run.pty.is_none() || peer.is_none();
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
         let mut which = Vec::new();
         for (i, s) in streams.iter().enumerate() {
@@ -189,17 +228,27 @@ fn wait(
                 which.push(i);
             }
         }
-        if *peer_open {
-            fds.push(PollFd::new(peer.as_fd(), PollFlags::empty()));
-        }
+        let peer_at = peer.as_ref().map(|p| {
+            fds.push(PollFd::new(p.as_fd(), PollFlags::empty()));
+            fds.len() - 1
+        });
+        let listener_at = listener.filter(|_| peer.is_none()).map(|l| {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
             r => r.map_err(|e| Error::Io("poll".into(), e.into()))?,
         };
         let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
         let flags: Vec<bool> = fds.iter().map(ready).collect();
-        if *peer_open && flags[flags.len() - 1] {
-            *peer_open = false;
+        if peer_at.is_some_and(|i| flags[i]) {
+            *peer = None;
+        }
+        if let (Some(i), Some(l)) = (listener_at, listener) {
+            if flags[i] {
+                *peer = accept_attach(l, run);
+            }
         }
         for (k, i) in which.iter().enumerate() {
             if flags[k + 1] && !copy_to_log(streams[*i].expect("polled"), *i, log)? {
@@ -216,6 +265,24 @@ fn wait(
             }
         }
     }
+}
+
+/// A `skiff attach` connecting: it gets the pty master, and the monitor
+/// stops logging the terminal until it goes.
+fn accept_attach(listener: &OwnedFd, run: &running::Running) -> Option<OwnedFd> {
+    let fd = nix::sys::socket::accept4(
+        listener.as_raw_fd(),
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .ok()?;
+    // SAFETY: accept returned a new descriptor that nothing else owns.
+    let conn = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    send(
+        conn.as_raw_fd(),
+        &Report::Started(run.pid),
+        run.pty.as_ref(),
+    )
+    .then_some(conn)
 }
 
 /// SIGCHLD reaps; the other signals the monitor gets go on to init.

@@ -256,7 +256,9 @@ pub fn kill(engine: &Engine, a: KillArgs) -> Result<u8> {
 
 /// `rm`
 pub fn rm(engine: &Engine, a: RmArgs) -> Result<u8> {
-    each(engine, &a.names, |id| engine.remove_container(id, a.force))
+    each(engine, &a.names, |id| {
+        engine.remove_container_and_volumes(id, a.force, a.volumes)
+    })
 }
 
 /// `pause` / `unpause`
@@ -289,13 +291,33 @@ pub fn rename(engine: &Engine, a: RenameArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `attach`: a terminal's pty, or the output as it is logged.
+/// `attach`: a terminal container's pty (ctrl-p ctrl-q detaches), or the
+/// output of one without a terminal as it is logged.
 pub fn attach_to(engine: &Engine, a: AttachArgs) -> Result<u8> {
     let view = engine.container(&a.name)?;
     if !matches!(view.state.status, skiff_engine::containers::Status::Running) {
         bail!("container {} is not running", view.config.name);
     }
-    super::logs::follow_until_exit(engine, &view.config.id, 0, false)
+    let id = view.config.id.clone();
+    if !view.config.tty {
+        return super::logs::follow_until_exit(engine, &id, log_end(engine, &id), false);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("the input device is not a TTY: attach to a terminal container from a terminal");
+    }
+    let signals = attach::block_signals()?;
+    let attached = engine.attach_terminal(&id)?;
+    let ended = attach::follow(&attached, &signals)?;
+    finish(engine, &id, ended)
+}
+
+/// Where the container's log ends now (attach shows what comes after).
+fn log_end(engine: &Engine, id: &str) -> u64 {
+    let log = engine
+        .container_store()
+        .dir(id)
+        .join(skiff_engine::containers::logs::LOG_FILE);
+    std::fs::metadata(log).map_or(0, |m| m.len())
 }
 
 /// `exec`: the process's exit code (126/127 when it cannot run).

@@ -268,7 +268,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> Result<u8> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&docs)?);
+    crate::template::print(&docs, a.format.as_deref())?;
     Ok(if failed { 1 } else { 0 })
 }
 

@@ -143,7 +143,7 @@ fn inspect(engine: &Engine, a: crate::cli::InspectArgs) -> Result<u8> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&docs)?);
+    crate::template::print(&docs, a.format.as_deref())?;
     Ok(u8::from(failed))
 }
 
@@ -153,7 +153,7 @@ fn inspect_containers(engine: &Engine, a: crate::cli::InspectArgs) -> Result<u8>
     for name in &a.names {
         docs.push(engine.container(name)?.inspect());
     }
-    println!("{}", serde_json::to_string_pretty(&docs)?);
+    crate::template::print(&docs, a.format.as_deref())?;
     Ok(0)
 }
 
