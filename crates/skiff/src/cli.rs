@@ -27,6 +27,10 @@ pub struct Cli {
     /// Registry credentials (Docker's config.json format).
     #[arg(long, global = true, env = "SKIFF_AUTHFILE")]
     pub authfile: Option<PathBuf>,
+    /// A runc-compatible runtime binary (runc, crun) for new containers,
+    /// instead of the built-in runtime; also accepted after `run`/`create`.
+    #[arg(long, global = true, env = "SKIFF_OCI_RUNTIME")]
+    pub runtime: Option<String>,
     /// Registries configuration (`{"insecure": ["host:port"]}`).
     #[arg(long, global = true, env = "SKIFF_REGISTRIES_CONF")]
     pub registries_conf: Option<PathBuf>,
@@ -576,9 +580,6 @@ pub struct RunArgs {
     /// An /etc/hosts entry: NAME:IP.
     #[arg(long)]
     pub add_host: Vec<String>,
-    /// An OCI runtime binary to use instead of the built-in one.
-    #[arg(long)]
-    pub runtime: Option<String>,
     /// Log options: max-size=SIZE, max-file=N.
     #[arg(long)]
     pub log_opt: Vec<String>,

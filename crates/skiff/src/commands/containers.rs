@@ -15,7 +15,7 @@ use crate::parse;
 use crate::progress::PullProgress;
 
 /// Turns the flags into the engine's options.
-fn run_options(a: &RunArgs) -> Result<RunOptions> {
+fn run_options(a: &RunArgs, runtime: Option<&str>) -> Result<RunOptions> {
     let mut env = Vec::new();
     for file in &a.env_file {
         env.extend(parse::env_file(file)?);
@@ -80,7 +80,7 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         restart: parse::restart(&a.restart)?,
         auto_remove: a.rm,
         network: a.network.clone(),
-        runtime: a.runtime.clone().unwrap_or_default(),
+        runtime: runtime.unwrap_or_default().to_string(),
         log_max_size,
         log_max_file,
         net: NetConfig {
@@ -109,16 +109,16 @@ fn ensure_image(engine: &Engine, image: &str) -> Result<()> {
 }
 
 /// `create`: prints the new container's id.
-pub fn create(engine: &Engine, a: RunArgs) -> Result<u8> {
-    let opts = run_options(&a)?;
+pub fn create(engine: &Engine, a: RunArgs, runtime: Option<&str>) -> Result<u8> {
+    let opts = run_options(&a, runtime)?;
     ensure_image(engine, &a.image)?;
     println!("{}", engine.create_container(&opts)?);
     Ok(0)
 }
 
 /// `run`: create, start, and in the foreground follow until it exits.
-pub fn run(engine: &Engine, a: RunArgs) -> Result<u8> {
-    let opts = run_options(&a)?;
+pub fn run(engine: &Engine, a: RunArgs, runtime: Option<&str>) -> Result<u8> {
+    let opts = run_options(&a, runtime)?;
     if a.tty && !a.detach && !std::io::stdin().is_terminal() {
         bail!("the input device is not a TTY: run without -t, or from a terminal");
     }

@@ -58,10 +58,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Container(ContainerCommand::Inspect(a)) => inspect_containers(&engine, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&engine, a),
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => {
-            containers::run(&engine, a)
+            containers::run(&engine, a, cli.runtime.as_deref())
         }
         Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
-            containers::create(&engine, a)
+            containers::create(&engine, a, cli.runtime.as_deref())
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             containers::start(&engine, a)
