@@ -39,13 +39,18 @@ pub fn size(bytes: u64) -> String {
         unit += 1;
     }
     if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        let text = format!("{value:.3}");
-        let digits = if value >= 100.0 { 3 } else { 4 };
-        let short: String = text.chars().take(digits).collect();
-        format!("{}{}", short.trim_end_matches('.'), UNITS[unit])
+        return format!("{bytes}B");
     }
+    // Three significant digits without trailing zeros, as Docker's
+    // HumanSizeWithPrecision(size, 3).
+    let int_digits = (value.log10().floor() as usize + 1).min(3);
+    let text = format!("{value:.*}", 3 - int_digits);
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{}", UNITS[unit])
 }
 
 /// A size in binary units with four significant digits, as Docker's

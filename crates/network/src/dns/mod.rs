@@ -70,7 +70,7 @@ struct Server {
     suffix: String,
     records_path: PathBuf,
     records: Records,
-    loaded: Option<SystemTime>,
+    loaded: Option<(u64, SystemTime)>,
     upstreams: Arc<Vec<SocketAddr>>,
     in_flight: Arc<AtomicUsize>,
 }
@@ -119,9 +119,11 @@ impl Server {
     /// Re-reads the records file when its modification time changed; a
     /// file that cannot be read keeps the last good records.
     fn reload(&mut self) {
+        // The records file is replaced whole (rename) at every change, so
+        // its inode tells a new version even within one mtime tick.
         let mtime = std::fs::metadata(&self.records_path)
-            .and_then(|m| m.modified())
-            .ok();
+            .ok()
+            .and_then(|m| Some((std::os::unix::fs::MetadataExt::ino(&m), m.modified().ok()?)));
         if mtime == self.loaded && mtime.is_some() {
             return;
         }
