@@ -388,3 +388,103 @@ fn bad_network_input_is_refused() {
     assert_eq!(names, ["first", "skiff"], "nothing half-made");
     assert!(skiff.run(&["ps", "-aq"]).stdout.trim().is_empty());
 }
+
+/// A random ULA /64 (`fd42:…/64`), so that runs side by side never pick
+/// the same one.
+fn random_subnet6() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let pid = std::process::id();
+    format!(
+        "fd42:{:x}:{:x}:{:x}::/64",
+        pid & 0xffff,
+        nanos >> 16,
+        (nanos & 0xffff) | 1
+    )
+}
+
+#[test]
+fn dual_stack_network_reaches_by_ipv6_address_and_name() {
+    let skiff = Skiff::with_busybox();
+    let subnet6 = random_subnet6();
+    skiff
+        .run(&["network", "create", "--ipv6", "--subnet", &subnet6, "v6net"])
+        .ok();
+    skiff
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "server6",
+            "--network",
+            "v6net",
+            "busybox",
+            "sleep",
+            "60",
+        ])
+        .ok();
+    let settings = &skiff.inspect("server6")["NetworkSettings"]["Networks"]["v6net"];
+    let addr6 = settings["GlobalIPv6Address"].as_str().unwrap().to_string();
+    let net6: std::net::Ipv6Addr = subnet6.trim_end_matches("/64").parse().unwrap();
+    let ip6: std::net::Ipv6Addr = addr6.parse().unwrap();
+    assert_eq!(
+        ip6.segments()[..4],
+        net6.segments()[..4],
+        "{addr6} in {subnet6}"
+    );
+    assert_eq!(settings["GlobalIPv6PrefixLen"], 64);
+    let script = format!("ping -6 -c1 -W2 {addr6} && ping -6 -c1 -W2 server6");
+    skiff
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "v6net",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .ok()
+        .stdout_has(&addr6);
+    skiff
+        .run(&["exec", "server6", "cat", "/etc/hosts"])
+        .ok()
+        .stdout_has(&format!("{addr6}\t"));
+    skiff.run(&["rm", "-f", "server6"]).ok();
+    let ipam = skiff.root().join("network/ipam/v6net.json");
+    let left = std::fs::read_to_string(&ipam).unwrap_or_default();
+    assert!(!left.contains(&addr6), "the address is released: {left}");
+    let other6 = random_subnet6();
+    skiff.expect_failures(&[
+        (
+            vec![
+                "network", "create", "--ipv6", "--subnet", &subnet6, "clash6",
+            ],
+            "overlaps network v6net",
+        ),
+        (
+            vec![
+                "network",
+                "create",
+                "--subnet",
+                &other6,
+                "--gateway",
+                "fd43::1",
+                "gw6",
+            ],
+            "IPv6 gateway fd43::1 is not a host address",
+        ),
+        (
+            vec!["network", "create", "--subnet", "fd44::/40", "wide6"],
+            "/48 to /120",
+        ),
+    ]);
+    let ls = skiff.run(&["network", "ls", "-q"]);
+    let mut names: Vec<&str> = ls.stdout.split_whitespace().collect();
+    names.sort();
+    assert_eq!(names, ["skiff", "v6net"], "nothing half-made");
+    skiff.run(&["network", "rm", "v6net"]).ok();
+}

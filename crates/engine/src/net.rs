@@ -186,6 +186,9 @@ impl Engine {
             ip: a.ip.to_string(),
             prefix: a.prefix,
             gateway: a.gateway.to_string(),
+            ip6: a.ip6.map(|ip| ip.to_string()).unwrap_or_default(),
+            prefix6: a.prefix6.unwrap_or(0),
+            gateway6: a.gateway6.map(|ip| ip.to_string()).unwrap_or_default(),
             mac: a.mac,
             ports: a.ports.iter().map(|p| p.to_string()).collect(),
         })
@@ -262,7 +265,8 @@ impl Engine {
             hostname: config.hostname.clone(),
             ips: attachments
                 .iter()
-                .filter_map(|a| a.ip.parse().ok())
+                .flat_map(|a| [&a.ip, &a.ip6])
+                .filter_map(|ip| ip.parse().ok())
                 .collect(),
             aliases,
             extra,

@@ -1,4 +1,5 @@
-//! A network's bridge: made on first use, addressed with the gateway.
+//! A network's bridge: made on first use, addressed with the gateway (and
+//! the IPv6 gateway on a dual-stack network).
 
 use crate::error::Result;
 use crate::netlink::Netlink;
@@ -29,7 +30,14 @@ impl Networks {
 
 fn configure(nl: &mut Netlink, net: &NetworkConfig) -> Result<()> {
     let bridge = crate::connect::find(nl, &net.bridge_name)?;
-    nl.add_address(bridge.index, net.gateway, net.subnet.prefix())?;
+    nl.add_address(bridge.index, net.gateway.into(), net.subnet.prefix())?;
+    if let (Some(subnet6), Some(gateway6)) = (net.subnet6, net.gateway6) {
+        sysctl::enable_ipv6(&net.bridge_name)?;
+        nl.add_address(bridge.index, gateway6.into(), subnet6.prefix())?;
+        if !net.internal {
+            sysctl::enable_ipv6_forward()?;
+        }
+    }
     nl.set_up(bridge.index, None)?;
     sysctl::enable_ip_forward()?;
     sysctl::enable_route_localnet(&net.bridge_name)

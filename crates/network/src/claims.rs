@@ -2,26 +2,26 @@
 //! once its bridge exists, so two stores on one host (the system's and a
 //! test's, say) creating networks at the same moment could both pick the
 //! same free-looking subnet. Each network claims its subnet with a file
-//! made exclusively under `/run/skiff-subnets/`, naming the store's
+//! made exclusively under `/run/skiff-subnets/` (IPv6 ones too), naming the store's
 //! network; a claim whose network no longer exists is stale and taken over.
 
+use std::fmt::Display;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cidr::Ipv4Net;
 use crate::error::{Error, Result};
 
 /// Where the claims live (tmpfs: they end with the host's networks).
 const CLAIMS: &str = "/run/skiff-subnets";
 
-fn claim_path(subnet: &Ipv4Net) -> PathBuf {
+fn claim_path(subnet: &dyn Display) -> PathBuf {
     Path::new(CLAIMS).join(subnet.to_string().replace('/', "_"))
 }
 
-/// Claims `subnet` for the network whose config file is `owner`; false
+/// Claims `subnet` (IPv4 or IPv6) for the network whose config file is `owner`; false
 /// when a live network holds it.
-pub fn claim(subnet: &Ipv4Net, owner: &Path) -> Result<bool> {
+pub fn claim(subnet: &dyn Display, owner: &Path) -> Result<bool> {
     fs::create_dir_all(CLAIMS).map_err(|e| Error::io("creating", CLAIMS, e))?;
     let path = claim_path(subnet);
     for _ in 0..2 {
@@ -60,7 +60,7 @@ fn stale(claim: &Path, holder: &Path) -> bool {
 }
 
 /// Gives up the claim of `owner` on `subnet`.
-pub fn release(subnet: &Ipv4Net, owner: &Path) {
+pub fn release(subnet: &dyn Display, owner: &Path) {
     let path = claim_path(subnet);
     if fs::read_to_string(&path).is_ok_and(|h| h == owner.to_string_lossy()) {
         let _ = fs::remove_file(path);

@@ -1,7 +1,7 @@
 //! Connecting a container's network namespace to a network, and undoing it.
 
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -61,6 +61,12 @@ pub struct Attachment {
     /// The gateway (the bridge's address, and the DNS server where the
     /// network has one).
     pub gateway: Ipv4Addr,
+    /// The container's IPv6 address, on a dual-stack network.
+    pub ip6: Option<Ipv6Addr>,
+    /// The IPv6 subnet's prefix length, on a dual-stack network.
+    pub prefix6: Option<u8>,
+    /// The IPv6 gateway, on a dual-stack network.
+    pub gateway6: Option<Ipv6Addr>,
     /// The interface's MAC address.
     pub mac: String,
     /// The host end of the veth pair.
@@ -80,7 +86,8 @@ impl Networks {
     /// Wires the namespace at `netns` (`/proc/PID/ns/net` or a bind-mounted
     /// namespace file) to `network`: creates the bridge and its rules if
     /// missing, a veth pair with its peer named `opts.ifname` inside, the
-    /// address, `lo` up and the default route, and publishes `opts.ports`.
+    /// addresses (IPv6 too on a dual-stack network), `lo` up and the
+    /// default routes, and publishes `opts.ports`.
     /// On error, everything it made is undone.
     pub fn connect(
         &self,
@@ -100,6 +107,7 @@ impl Networks {
         }
         let endpoint = Endpoint {
             ip: old.allocate(&net, opts.ip)?,
+            ip6: old.allocate6(&net)?,
             mac: match &opts.mac {
                 Some(m) => mac::format(mac::parse(m)?),
                 None => mac::format(mac::random()),
@@ -152,7 +160,9 @@ impl Networks {
         let record = dns::records::Record {
             container_id: container_id.into(),
             names: e.aliases.clone(),
-            ips: vec![e.ip.into()],
+            ips: std::iter::once(e.ip.into())
+                .chain(e.ip6.map(Into::into))
+                .collect(),
         };
         dns::records::add(&self.dns_records_path(&net.name), record)
     }
@@ -207,13 +217,17 @@ fn attachment(net: &NetworkConfig, e: Endpoint) -> Attachment {
         ip: e.ip,
         prefix: net.subnet.prefix(),
         gateway: net.gateway,
+        ip6: e.ip6,
+        prefix6: net.subnet6.map(|s| s.prefix()),
+        gateway6: net.gateway6,
         mac: e.mac,
         host_veth: e.host_veth,
         ports: e.ports,
     }
 }
 
-/// Makes the veth pair and configures both ends. A leftover host end of
+/// Makes the veth pair and configures both ends: the addresses and
+/// default routes of each family the network has. A leftover host end of
 /// the same name (from a crash) is deleted first.
 fn wire(net: &NetworkConfig, e: &Endpoint, netns: &Path, mtu: u32) -> Result<()> {
     let ns = File::open(netns).map_err(|err| Error::io("opening network namespace", netns, err))?;
@@ -229,14 +243,33 @@ fn wire(net: &NetworkConfig, e: &Endpoint, netns: &Path, mtu: u32) -> Result<()>
     })?;
     let veth = find(&mut host, &e.host_veth)?;
     host.set_up(veth.index, Some(bridge.index))?;
+    configure_inside(net, e, netns)
+}
+
+/// Inside the namespace: `lo` up, the interface's addresses, up, and the
+/// default routes.
+fn configure_inside(net: &NetworkConfig, e: &Endpoint, netns: &Path) -> Result<()> {
     let mut inside = Netlink::in_netns(netns)?;
     let lo = find(&mut inside, "lo")?;
     inside.set_up(lo.index, None)?;
     let eth = find(&mut inside, &e.ifname)?;
-    inside.add_address(eth.index, e.ip, net.subnet.prefix())?;
+    inside.add_address(eth.index, e.ip.into(), net.subnet.prefix())?;
+    if let (Some(ip6), Some(subnet6)) = (e.ip6, net.subnet6) {
+        inside.add_address(eth.index, ip6.into(), subnet6.prefix())?;
+    }
     inside.set_up(eth.index, None)?;
-    match inside.add_default_route(eth.index, net.gateway) {
-        // A second network (eth1) leaves the first one's default route.
+    add_default_route(&mut inside, eth.index, net.gateway.into())?;
+    match net.gateway6 {
+        Some(gateway6) if e.ip6.is_some() => {
+            add_default_route(&mut inside, eth.index, gateway6.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Adds a default route; a second network (eth1) leaves the first one's.
+fn add_default_route(nl: &mut Netlink, index: u32, gateway: IpAddr) -> Result<()> {
+    match nl.add_default_route(index, gateway) {
         Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => Ok(()),
         other => other,
     }

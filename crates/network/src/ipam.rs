@@ -3,8 +3,8 @@
 //! (its veth, its names, its published ports), so that disconnecting and
 //! re-creating rules never need anything but the store.
 
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,9 @@ use crate::ports::PortMapping;
 pub struct Endpoint {
     /// Its address.
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// Its interface's MAC address, `aa:bb:cc:dd:ee:ff`.
     pub mac: String,
     /// Its interface's name inside its namespace.
@@ -78,8 +81,7 @@ impl Allocations {
 
     fn next_free(&self, net: &NetworkConfig) -> Result<Ipv4Addr> {
         let range = net.ip_range.unwrap_or(net.subnet);
-        let used: std::collections::BTreeSet<Ipv4Addr> =
-            self.endpoints.values().map(|e| e.ip).collect();
+        let used: BTreeSet<Ipv4Addr> = self.endpoints.values().map(|e| e.ip).collect();
         let (first, last) = (u32::from(range.addr()), u32::from(range.broadcast()));
         (first..=last)
             .map(Ipv4Addr::from)
@@ -87,6 +89,28 @@ impl Allocations {
             .ok_or_else(|| {
                 Error::Conflict(format!(
                     "network {} has no free address left in {range}",
+                    net.name
+                ))
+            })
+    }
+
+    /// An IPv6 address for a new endpoint of a dual-stack network: the
+    /// lowest free one of its IPv6 subnet, never the subnet-router anycast
+    /// address (the subnet's `::0`) or the gateway. `None` on an IPv4-only
+    /// network.
+    pub fn allocate6(&self, net: &NetworkConfig) -> Result<Option<Ipv6Addr>> {
+        let Some(subnet) = net.subnet6 else {
+            return Ok(None);
+        };
+        let used: BTreeSet<Ipv6Addr> = self.endpoints.values().filter_map(|e| e.ip6).collect();
+        let (first, last) = (u128::from(subnet.addr()) + 1, u128::from(subnet.last()));
+        (first..=last)
+            .map(Ipv6Addr::from)
+            .find(|ip| Some(*ip) != net.gateway6 && !used.contains(ip))
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Conflict(format!(
+                    "network {} has no free IPv6 address left in {subnet}",
                     net.name
                 ))
             })
@@ -101,6 +125,7 @@ mod tests {
     fn endpoint(ip: Ipv4Addr) -> Endpoint {
         Endpoint {
             ip,
+            ip6: None,
             mac: String::new(),
             ifname: "eth0".into(),
             host_veth: String::new(),
@@ -115,7 +140,8 @@ mod tests {
             name: "n".into(),
             ..Default::default()
         };
-        let net = NetworkConfig::from_options(&opts, "10.201.0.0/29".parse().unwrap()).unwrap();
+        let net =
+            NetworkConfig::from_options(&opts, "10.201.0.0/29".parse().unwrap(), None).unwrap();
         let mut a = Allocations::default();
         let mut got = Vec::new();
         for i in 0..5 {
@@ -151,5 +177,45 @@ mod tests {
                 .octets()[3],
             3
         );
+    }
+
+    #[test]
+    fn hands_out_and_releases_ipv6_addresses() {
+        let opts = NetworkOptions {
+            name: "n6".into(),
+            gateway6: Some("fd42::2".into()),
+            ..Default::default()
+        };
+        let v4 = "10.201.0.0/24".parse().unwrap();
+        let net =
+            NetworkConfig::from_options(&opts, v4, Some("fd42::/120".parse().unwrap())).unwrap();
+        let mut a = Allocations::default();
+        let mut got = Vec::new();
+        for i in 0..3 {
+            let mut e = endpoint(a.allocate(&net, None).unwrap());
+            e.ip6 = a.allocate6(&net).unwrap();
+            got.push(e.ip6.unwrap().to_string());
+            a.endpoints.insert(format!("c{i}"), e);
+        }
+        assert_eq!(got, ["fd42::1", "fd42::3", "fd42::4"]);
+        a.endpoints.remove("c1");
+        assert_eq!(a.allocate6(&net).unwrap(), Some("fd42::3".parse().unwrap()));
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Allocations>(&json).unwrap(), a);
+        let v4_only = NetworkConfig::from_options(&opts, v4, None);
+        assert!(v4_only.is_err(), "an IPv6 gateway needs an IPv6 subnet");
+        let net4 = NetworkConfig {
+            subnet6: None,
+            gateway6: None,
+            ..net
+        };
+        assert_eq!(Allocations::default().allocate6(&net4).unwrap(), None);
+    }
+
+    #[test]
+    fn old_endpoints_load_without_ipv6() {
+        let old = r#"{"endpoints":{"c":{"ip":"10.1.0.2","mac":"","ifname":"eth0","host_veth":"v","aliases":[],"ports":[]}}}"#;
+        let a: Allocations = serde_json::from_str(old).unwrap();
+        assert_eq!(a.endpoints["c"].ip6, None);
     }
 }

@@ -59,7 +59,7 @@ mod publish;
 mod store;
 mod sysctl;
 
-pub use cidr::Ipv4Net;
+pub use cidr::{Ipv4Net, Ipv6Net};
 pub use connect::{host_veth_name, Attachment, ConnectOptions};
 pub use error::{Error, Result};
 pub use ipam::{Allocations, Endpoint};

@@ -2,12 +2,13 @@
 //! and the choice of a subnet no host route or other network uses.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::cidr::Ipv4Net;
+use crate::cidr::{Ipv4Net, Ipv6Net};
 use crate::error::{Error, Result};
 
 /// The default network's name.
@@ -16,6 +17,8 @@ pub const DEFAULT_NETWORK: &str = "skiff";
 pub const DEFAULT_BRIDGE: &str = "skiff0";
 /// The MTU of a network created without `-o mtu=N`.
 pub const DEFAULT_MTU: u32 = 1500;
+/// Where `--ipv6` without an IPv6 subnet looks for a free /64.
+pub const IPV6_POOL: &str = "fd00:89::/48";
 
 /// A network as the store keeps it (`ROOT/networks/<name>.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +33,12 @@ pub struct NetworkConfig {
     pub subnet: Ipv4Net,
     /// The bridge's own address, the containers' default route.
     pub gateway: Ipv4Addr,
+    /// Its IPv6 subnet, on a dual-stack network (`--ipv6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    /// The bridge's IPv6 address, the containers' IPv6 default route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
     /// The part of the subnet that addresses are handed out from.
     pub ip_range: Option<Ipv4Net>,
     /// No way out: no masquerade, no forwarding beyond the bridge.
@@ -56,6 +65,13 @@ pub struct NetworkOptions {
     pub gateway: Option<String>,
     /// `--ip-range` as CIDR, inside the subnet.
     pub ip_range: Option<String>,
+    /// `--ipv6`: an IPv6 subnet besides the IPv4 one; a free /64 of
+    /// [`IPV6_POOL`] when `subnet6` is not given.
+    pub ipv6: bool,
+    /// An IPv6 `--subnet` as CIDR (implies `ipv6`).
+    pub subnet6: Option<String>,
+    /// An IPv6 `--gateway`; the IPv6 subnet's first address when not given.
+    pub gateway6: Option<String>,
     /// `--internal`.
     pub internal: bool,
     /// `-o mtu=N`.
@@ -126,10 +142,40 @@ pub fn pick_subnet(start: Ipv4Net, taken: &[Ipv4Net]) -> Result<Ipv4Net> {
     )))
 }
 
+/// The first /64 of [`IPV6_POOL`] that overlaps none of `taken`.
+pub fn pick_subnet6(taken: &[Ipv6Net]) -> Result<Ipv6Net> {
+    let pool: Ipv6Net = IPV6_POOL.parse()?;
+    let start = u128::from(pool.addr());
+    (0..1u128 << (64 - pool.prefix()))
+        .map(|n| Ipv6Net::new(Ipv6Addr::from(start + (n << 64)), 64))
+        .find(|c| {
+            c.as_ref()
+                .is_ok_and(|c| !taken.iter().any(|t| t.overlaps(c)))
+        })
+        .unwrap_or_else(|| {
+            Err(Error::Conflict(format!(
+                "no free IPv6 /64 left in {pool}: give one with --subnet"
+            )))
+        })
+}
+
+fn parse_gateway<A: FromStr>(gateway: &str, family: &str) -> Result<A> {
+    gateway.parse().map_err(|_| {
+        Error::Invalid(format!(
+            "invalid gateway {gateway:?}: not an {family} address"
+        ))
+    })
+}
+
 impl NetworkConfig {
-    /// Builds and checks a network from `opts`, with `subnet` already
-    /// chosen when the options gave none.
-    pub fn from_options(opts: &NetworkOptions, subnet: Ipv4Net) -> Result<NetworkConfig> {
+    /// Builds and checks a network from `opts`, with `subnet` (and
+    /// `subnet6` on a dual-stack network) already chosen when the options
+    /// gave none.
+    pub fn from_options(
+        opts: &NetworkOptions,
+        subnet: Ipv4Net,
+        subnet6: Option<Ipv6Net>,
+    ) -> Result<NetworkConfig> {
         check_name(&opts.name)?;
         let bridge_name = opts
             .bridge_name
@@ -138,9 +184,16 @@ impl NetworkConfig {
         check_ifname(&bridge_name)?;
         let gateway = match &opts.gateway {
             None => subnet.first_host(),
-            Some(g) => g.parse().map_err(|_| {
-                Error::Invalid(format!("invalid gateway {g:?}: not an IPv4 address"))
-            })?,
+            Some(g) => parse_gateway(g, "IPv4")?,
+        };
+        let gateway6 = match (&opts.gateway6, subnet6) {
+            (Some(g), Some(_)) => Some(parse_gateway(g, "IPv6")?),
+            (Some(g), None) => {
+                return Err(Error::Invalid(format!(
+                    "IPv6 gateway {g} needs an IPv6 subnet: add --ipv6"
+                )))
+            }
+            (None, net) => net.map(|n| Ipv6Addr::from(u128::from(n.addr()) + 1)),
         };
         let ip_range = opts.ip_range.as_deref().map(str::parse).transpose()?;
         let config = NetworkConfig {
@@ -149,6 +202,8 @@ impl NetworkConfig {
             bridge_name,
             subnet,
             gateway,
+            subnet6,
+            gateway6,
             ip_range,
             internal: opts.internal,
             mtu: opts.mtu.unwrap_or(DEFAULT_MTU),
@@ -181,10 +236,36 @@ impl NetworkConfig {
                 )));
             }
         }
+        self.validate_v6()?;
         if !(68..=65535).contains(&self.mtu) {
             return Err(Error::Invalid(format!(
                 "invalid mtu {}: 68 to 65535",
                 self.mtu
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the IPv6 subnet's size and the IPv6 gateway.
+    fn validate_v6(&self) -> Result<()> {
+        let (net, gateway) = match (self.subnet6, self.gateway6) {
+            (None, None) => return Ok(()),
+            (Some(net), Some(gateway)) => (net, gateway),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "network {}: an IPv6 subnet and gateway go together",
+                    self.name
+                )))
+            }
+        };
+        if !(48..=120).contains(&net.prefix()) {
+            return Err(Error::Invalid(format!(
+                "IPv6 subnet {net} is out of bounds: use a prefix from /48 to /120"
+            )));
+        }
+        if !net.contains(gateway) || gateway == net.addr() {
+            return Err(Error::Invalid(format!(
+                "IPv6 gateway {gateway} is not a host address of subnet {net}"
             )));
         }
         Ok(())
@@ -223,7 +304,7 @@ mod tests {
         let net: Ipv4Net = "10.201.0.0/24".parse().unwrap();
         let mut o = opts("n1");
         o.gateway = Some("10.202.0.1".into());
-        let err = NetworkConfig::from_options(&o, net)
+        let err = NetworkConfig::from_options(&o, net, None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -231,22 +312,60 @@ mod tests {
             "{err}"
         );
         o.gateway = Some("10.201.0.255".into());
-        assert!(NetworkConfig::from_options(&o, net).is_err());
+        assert!(NetworkConfig::from_options(&o, net, None).is_err());
         let mut o = opts("n1");
         o.ip_range = Some("10.201.1.0/28".into());
-        let err = NetworkConfig::from_options(&o, net)
+        let err = NetworkConfig::from_options(&o, net, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("not inside subnet"), "{err}");
-        assert!(NetworkConfig::from_options(&opts("-bad"), net).is_err());
+        assert!(NetworkConfig::from_options(&opts("-bad"), net, None).is_err());
         let mut o = opts("n1");
         o.bridge_name = Some("a-very-long-bridge-name".into());
-        assert!(NetworkConfig::from_options(&o, net).is_err());
+        assert!(NetworkConfig::from_options(&o, net, None).is_err());
         let mut o = opts("n1");
         o.mtu = Some(10);
-        assert!(NetworkConfig::from_options(&o, net).is_err());
-        let ok = NetworkConfig::from_options(&opts("n1"), net).unwrap();
+        assert!(NetworkConfig::from_options(&o, net, None).is_err());
+        let ok = NetworkConfig::from_options(&opts("n1"), net, None).unwrap();
         assert_eq!(ok.gateway, Ipv4Addr::new(10, 201, 0, 1));
         assert_eq!(ok.bridge_name.len(), 13);
+    }
+
+    #[test]
+    fn picks_an_ipv6_subnet_clear_of_routes() {
+        let first = pick_subnet6(&[]).unwrap();
+        assert_eq!(first.to_string(), "fd00:89::/64");
+        let taken = [first, "fd00:89:0:1::/64".parse().unwrap()];
+        assert_eq!(
+            pick_subnet6(&taken).unwrap().to_string(),
+            "fd00:89:0:2::/64"
+        );
+        assert!(pick_subnet6(&["fd00::/16".parse().unwrap()]).is_err());
+    }
+
+    #[test]
+    fn checks_ipv6_prefix_and_gateway() {
+        let net: Ipv4Net = "10.201.0.0/24".parse().unwrap();
+        let v6 = |s: &str| Some(s.parse::<Ipv6Net>().unwrap());
+        let ok = NetworkConfig::from_options(&opts("n6"), net, v6("fd42::/64")).unwrap();
+        assert_eq!(ok.gateway6, Some("fd42::1".parse().unwrap()));
+        for (subnet, why) in [("fd42::/40", "/48 to /120"), ("fd42::/124", "/48 to /120")] {
+            let err = NetworkConfig::from_options(&opts("n6"), net, v6(subnet))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(why), "{subnet}: {err}");
+        }
+        let mut o = opts("n6");
+        for gw in ["fd43::1", "fd42::"] {
+            o.gateway6 = Some(gw.into());
+            let err = NetworkConfig::from_options(&o, net, v6("fd42::/64"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("IPv6 gateway {gw} is not")), "{err}");
+        }
+        o.gateway6 = Some("fd42::fe".into());
+        let custom = NetworkConfig::from_options(&o, net, v6("fd42::/64")).unwrap();
+        assert_eq!(custom.gateway6, Some("fd42::fe".parse().unwrap()));
+        assert!(NetworkConfig::from_options(&o, net, None).is_err());
     }
 }

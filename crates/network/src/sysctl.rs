@@ -1,4 +1,4 @@
-//! The two kernel switches a bridge network needs.
+//! The kernel switches a bridge network needs.
 
 use std::path::Path;
 
@@ -24,5 +24,21 @@ pub fn enable_route_localnet(bridge: &str) -> Result<()> {
     set(
         &format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
         "1",
+    )
+}
+
+/// Turns on IPv6 forwarding, for dual-stack networks that are not
+/// internal. (The kernel then ignores router advertisements on interfaces
+/// with `accept_ra=1`, as it does under Docker.)
+pub fn enable_ipv6_forward() -> Result<()> {
+    set("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+}
+
+/// Makes sure IPv6 is on for `bridge` (a host may turn it off for new
+/// links by default).
+pub fn enable_ipv6(bridge: &str) -> Result<()> {
+    set(
+        &format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6"),
+        "0",
     )
 }

@@ -160,12 +160,16 @@ pub struct NetworkCreateArgs {
     /// Driver (bridge is the only one).
     #[arg(short, long, default_value = "bridge")]
     pub driver: String,
-    /// Subnet in CIDR form.
+    /// Subnet in CIDR form; give it twice for an IPv4 and an IPv6 one.
     #[arg(long)]
-    pub subnet: Option<String>,
-    /// Gateway address (the bridge's).
+    pub subnet: Vec<String>,
+    /// Gateway address (the bridge's), one per subnet family.
     #[arg(long)]
-    pub gateway: Option<String>,
+    pub gateway: Vec<String>,
+    /// An IPv6 subnet besides the IPv4 one (a free ULA /64 unless an IPv6
+    /// --subnet is given).
+    #[arg(long)]
+    pub ipv6: bool,
     /// Allocate container addresses from this range only.
     #[arg(long)]
     pub ip_range: Option<String>,

@@ -170,6 +170,15 @@ pub struct NetAttachment {
     pub prefix: u8,
     /// The gateway.
     pub gateway: String,
+    /// Its IPv6 address on a dual-stack network, else empty.
+    #[serde(default)]
+    pub ip6: String,
+    /// The IPv6 prefix length, 0 without one.
+    #[serde(default)]
+    pub prefix6: u8,
+    /// The IPv6 gateway, else empty.
+    #[serde(default)]
+    pub gateway6: String,
     /// The MAC address.
     pub mac: String,
     /// Published ports, as `-p` specs with the host port chosen.

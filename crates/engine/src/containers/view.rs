@@ -114,6 +114,7 @@ fn network_settings(s: &ContainerState) -> Value {
     for a in &s.networks {
         networks.insert(a.network.clone(), json!({
             "IPAddress": a.ip, "IPPrefixLen": a.prefix, "Gateway": a.gateway, "MacAddress": a.mac,
+            "GlobalIPv6Address": a.ip6, "GlobalIPv6PrefixLen": a.prefix6, "IPv6Gateway": a.gateway6,
         }));
         for spec in &a.ports {
             let Ok(m) = spec.parse::<skiff_network::PortMapping>() else {
@@ -136,6 +137,9 @@ fn network_settings(s: &ContainerState) -> Value {
         "Ports": ports,
         "IPAddress": first.map_or("", |a| a.ip.as_str()),
         "Gateway": first.map_or("", |a| a.gateway.as_str()),
+        "GlobalIPv6Address": first.map_or("", |a| a.ip6.as_str()),
+        "GlobalIPv6PrefixLen": first.map_or(0, |a| a.prefix6),
+        "IPv6Gateway": first.map_or("", |a| a.gateway6.as_str()),
     })
 }
 

@@ -14,6 +14,7 @@ pub mod message;
 pub mod records;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -70,7 +71,7 @@ struct Server {
     suffix: String,
     records_path: PathBuf,
     records: Records,
-    loaded: Option<(u64, SystemTime)>,
+    loaded: Option<(SystemTime, u64, u64)>,
     upstreams: Arc<Vec<SocketAddr>>,
     in_flight: Arc<AtomicUsize>,
 }
@@ -116,20 +117,21 @@ impl Server {
         )
     }
 
-    /// Re-reads the records file when its modification time changed; a
-    /// file that cannot be read keeps the last good records.
+    /// Re-reads the records file when it changed: its modification time,
+    /// inode or size. Every change renames a new file into place, so the
+    /// inode tells apart two changes within one tick of the clock that
+    /// stamps modification times. A file that cannot be read keeps the
+    /// last good records.
     fn reload(&mut self) {
-        // The records file is replaced whole (rename) at every change, so
-        // its inode tells a new version even within one mtime tick.
-        let mtime = std::fs::metadata(&self.records_path)
-            .ok()
-            .and_then(|m| Some((std::os::unix::fs::MetadataExt::ino(&m), m.modified().ok()?)));
-        if mtime == self.loaded && mtime.is_some() {
+        let version = std::fs::metadata(&self.records_path)
+            .and_then(|m| Ok((m.modified()?, m.ino(), m.len())))
+            .ok();
+        if version == self.loaded && version.is_some() {
             return;
         }
         if let Ok(records) = Records::load(&self.records_path) {
             self.records = records;
-            self.loaded = mtime;
+            self.loaded = version;
         }
     }
 

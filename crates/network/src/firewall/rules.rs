@@ -52,8 +52,8 @@ fn payload(protocol: &str, field: &str, op: &str, value: Value) -> Value {
     )
 }
 
-fn prefix(net: &Ipv4Net) -> Value {
-    json!({ "prefix": { "addr": net.addr().to_string(), "len": net.prefix() } })
+fn prefix(addr: impl std::fmt::Display, len: u8) -> Value {
+    json!({ "prefix": { "addr": addr.to_string(), "len": len } })
 }
 
 fn fib_local() -> Value {
@@ -129,28 +129,44 @@ impl Rules<'_> {
 
     fn postrouting(&mut self, net: &NetworkConfig) {
         let br = json!(net.bridge_name);
+        let subnet = prefix(net.subnet.addr(), net.subnet.prefix());
         let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).expect("valid prefix");
         let from_localhost = vec![
             meta("oifname", "==", br.clone()),
-            payload("ip", "saddr", "==", prefix(&loopback)),
+            payload(
+                "ip",
+                "saddr",
+                "==",
+                prefix(loopback.addr(), loopback.prefix()),
+            ),
             verdict("masquerade"),
         ];
         self.rule("postrouting", from_localhost, None);
         let hairpin = vec![
             meta("oifname", "==", br),
-            payload("ip", "saddr", "==", prefix(&net.subnet)),
+            payload("ip", "saddr", "==", subnet.clone()),
             cmp("in", json!({ "ct": { "key": "status" } }), json!("dnat")),
             verdict("masquerade"),
         ];
         self.rule("postrouting", hairpin, None);
-        if !net.internal {
-            let out = vec![
-                payload("ip", "saddr", "==", prefix(&net.subnet)),
-                payload("ip", "daddr", "!=", prefix(&net.subnet)),
-                verdict("masquerade"),
-            ];
-            self.rule("postrouting", out, None);
+        if net.internal {
+            return;
         }
+        self.masquerade_leaving("ip", subnet);
+        if let Some(s6) = net.subnet6 {
+            self.masquerade_leaving("ip6", prefix(s6.addr(), s6.prefix()));
+        }
+    }
+
+    /// Masquerades what the subnet sends anywhere but to itself; `family`
+    /// is the payload protocol, `ip` or `ip6`.
+    fn masquerade_leaving(&mut self, family: &str, subnet: Value) {
+        let out = vec![
+            payload(family, "saddr", "==", subnet.clone()),
+            payload(family, "daddr", "!=", subnet),
+            verdict("masquerade"),
+        ];
+        self.rule("postrouting", out, None);
     }
 
     fn forward_in(&mut self, net: &NetworkConfig) {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -16,6 +16,9 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Where tests claim their subnets.
 const CLAIMS: &str = "/run/skiff-network-tests";
+
+/// Where stores claim their networks' subnets host-wide.
+const STORE_CLAIMS: &str = "/run/skiff-subnets";
 
 /// A number unique within this process.
 pub fn next() -> u32 {
@@ -82,20 +85,30 @@ impl Env {
 
     /// Creates a network with a unique bridge and subnet.
     pub fn network(&mut self, internal: bool) -> NetworkConfig {
+        self.network_with(|o| o.internal = internal)
+    }
+
+    /// Creates a dual-stack network with a unique bridge and subnets.
+    pub fn network6(&mut self) -> NetworkConfig {
+        let subnet6 = subnet6();
+        self.network_with(|o| o.subnet6 = Some(subnet6))
+    }
+
+    /// Creates a network with a unique bridge and IPv4 subnet, and the
+    /// options `change` sets.
+    pub fn network_with(&mut self, change: impl FnOnce(&mut NetworkOptions)) -> NetworkConfig {
         let n = next();
         let bridge = format!("skt{}b{n}", tag());
         self.bridges.push(bridge.clone());
-        let subnet = self.subnet();
-        self.store
-            .create(&NetworkOptions {
-                name: format!("net{n}"),
-                bridge_name: Some(bridge),
-                subnet: Some(subnet),
-                internal,
-                dns_enabled: true,
-                ..Default::default()
-            })
-            .unwrap()
+        let mut opts = NetworkOptions {
+            name: format!("net{n}"),
+            bridge_name: Some(bridge),
+            subnet: Some(self.subnet()),
+            dns_enabled: true,
+            ..Default::default()
+        };
+        change(&mut opts);
+        self.store.create(&opts).unwrap()
     }
 
     /// A new named network namespace; returns its name.
@@ -121,6 +134,13 @@ impl Env {
             .success()
     }
 
+    /// Whether `from` can ping `to` over IPv6 (one packet, two seconds).
+    pub fn ping6(&self, from: &str, to: Ipv6Addr) -> bool {
+        self.exec(from, &["ping", "-6", "-c1", "-W2", &to.to_string()])
+            .status
+            .success()
+    }
+
     /// Whether the nftables table of this store exists.
     pub fn table_exists(&self) -> bool {
         run("nft", &["list", "table", "inet", self.store.table()])
@@ -132,6 +152,14 @@ impl Env {
     pub fn link_exists(&self, name: &str) -> bool {
         run("ip", &["link", "show", name]).status.success()
     }
+}
+
+/// An IPv6 /64 unique among the tests running now: the process id and a
+/// counter in a ULA prefix of the tests' own (a host route there would
+/// make the store refuse it, never share it).
+pub fn subnet6() -> String {
+    let pid = std::process::id();
+    format!("fd7e:{:x}:{:x}:{:x}::/64", pid >> 16, pid & 0xffff, next())
 }
 
 /// The path of a named namespace.
@@ -164,6 +192,23 @@ impl Drop for Env {
         let _ = run("nft", &["delete", "table", "inet", self.store.table()]);
         for claim in &self.claims {
             let _ = std::fs::remove_file(claim);
+        }
+        self.release_store_claims();
+    }
+}
+
+impl Env {
+    /// Removes the host-wide subnet claims of this test's store (its
+    /// networks are not removed one by one).
+    fn release_store_claims(&self) {
+        let Ok(claims) = std::fs::read_dir(STORE_CLAIMS) else {
+            return;
+        };
+        for claim in claims.flatten() {
+            let holder = std::fs::read_to_string(claim.path()).unwrap_or_default();
+            if std::path::Path::new(&holder).starts_with(self.dir.path()) {
+                let _ = std::fs::remove_file(claim.path());
+            }
         }
     }
 }

@@ -36,12 +36,17 @@ pub fn create(engine: &Engine, a: NetworkCreateArgs) -> Result<u8> {
             }
         }
     }
+    let (subnet, subnet6) = by_family("--subnet", &a.subnet)?;
+    let (gateway, gateway6) = by_family("--gateway", &a.gateway)?;
     let opts = NetworkOptions {
         name: a.name.clone(),
         bridge_name,
-        subnet: a.subnet,
-        gateway: a.gateway,
+        subnet,
+        gateway,
         ip_range: a.ip_range,
+        ipv6: a.ipv6 || subnet6.is_some(),
+        subnet6,
+        gateway6,
         internal: a.internal,
         mtu,
         labels: parse::labels(&a.label),
@@ -50,6 +55,21 @@ pub fn create(engine: &Engine, a: NetworkCreateArgs) -> Result<u8> {
     let network = engine.create_network(&opts)?;
     println!("{}", network.name);
     Ok(0)
+}
+
+/// Sorts repeated `flag` values into the IPv4 one and the IPv6 one (with
+/// a ':'); more than one of a family is refused.
+fn by_family(flag: &str, values: &[String]) -> Result<(Option<String>, Option<String>)> {
+    let (v6, v4): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| v.contains(':'));
+    for (family, given) in [("IPv4", &v4), ("IPv6", &v6)] {
+        if given.len() > 1 {
+            bail!("at most one {family} {flag}: got {given:?}");
+        }
+    }
+    Ok((
+        v4.first().map(|v| v.to_string()),
+        v6.first().map(|v| v.to_string()),
+    ))
 }
 
 /// `network ls`
@@ -66,7 +86,8 @@ pub fn list(engine: &Engine, a: QuietArg) -> Result<u8> {
                 n.name.clone(),
                 n.driver.clone(),
                 n.bridge_name.clone(),
-                n.subnet.to_string(),
+                n.subnet6
+                    .map_or(n.subnet.to_string(), |s6| format!("{},{s6}", n.subnet)),
                 n.internal.to_string(),
             ]
         })
