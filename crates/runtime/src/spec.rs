@@ -8,13 +8,17 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{Error, Result};
 
-/// Read `config.json` from `bundle`, parse it and validate it.
+/// Read `config.json` from `bundle`, parse it and validate it; its seccomp
+/// program is compiled once here and kept (see `seccomp::prepare`).
 pub fn load(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::Spec(format!("cannot read {}: {e}", path.display())))?;
     let spec = parse(&text)?;
     validate(&spec, bundle)?;
+    if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        crate::seccomp::prepare(s)?;
+    }
     Ok(spec)
 }
 

@@ -57,6 +57,15 @@ pub(super) fn build(s: &LinuxSeccomp) -> Result<Filter> {
 }
 
 impl Filter {
+    /// Write the compiled BPF program to `fd`.
+    pub(super) fn export(&self, fd: std::os::fd::RawFd) -> Result<()> {
+        // SAFETY: the caller owns `fd` for the duration of the call.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        self.ctx
+            .export_bpf(fd)
+            .map_err(|e| os("export the seccomp program", e))
+    }
+
     /// Load the filter into the calling thread; the listener fd if any rule notifies.
     pub(super) fn load(self) -> Result<Option<OwnedFd>> {
         self.ctx.load().map_err(|e| {

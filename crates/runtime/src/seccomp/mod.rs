@@ -3,7 +3,8 @@
 //!
 //! - [`validate`] checks a profile without loading anything; `create` calls it
 //!   before it touches the system, so a bad profile leaves nothing behind.
-//! - [`load`] builds the filter and loads it into the calling process. It does
+//! - [`load`] loads the filter into the calling process: the program
+//!   `validate` compiled (see `cache.rs`), or one it builds now. It does
 //!   not set `no_new_privs` itself: without it the kernel requires
 //!   `CAP_SYS_ADMIN`, so with `noNewPrivileges: false` the filter must be
 //!   loaded before the capabilities are dropped.
@@ -16,6 +17,7 @@
 //! of one rule are ANDed, and when one argument index appears more than once
 //! every condition of that rule becomes a rule of its own (ORed).
 
+mod cache;
 mod checks;
 mod filter;
 mod notify;
@@ -34,6 +36,19 @@ use crate::error::Result;
 /// `linux.seccomp.syscalls[3].action`. (Unknown action, architecture and
 /// operator strings are already refused, by name, when config.json is parsed.)
 pub fn validate(s: &LinuxSeccomp) -> Result<()> {
+    if cache::cacheable(s) {
+        return cache::prepare(s, false);
+    }
+    filter::build(s).map(drop)
+}
+
+/// [`validate`] for a container about to be made: the compiled program is
+/// also kept under `/run/skiff-seccomp` for the next container with the
+/// same profile.
+pub fn prepare(s: &LinuxSeccomp) -> Result<()> {
+    if cache::cacheable(s) {
+        return cache::prepare(s, true);
+    }
     filter::build(s).map(drop)
 }
 
@@ -41,6 +56,9 @@ pub fn validate(s: &LinuxSeccomp) -> Result<()> {
 /// with `SECCOMP_FILTER_FLAG_TSYNC`). Returns the listener descriptor when a
 /// rule uses `SCMP_ACT_NOTIFY`; it is close-on-exec.
 pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
+    if let Some(loaded) = cache::load(s) {
+        return loaded.map(|()| None);
+    }
     filter::build(s)?.load()
 }
 
