@@ -18,7 +18,10 @@
 //! ```
 //!
 //! The table exists while any network has an endpoint, and is deleted with
-//! the last one.
+//! the last one. What was loaded last is kept in the store
+//! (`rules.applied.json`):
+//! a change that renders the same rules (a container without published
+//! ports joining or leaving) starts no `nft` at all.
 
 mod nft;
 mod rules;
@@ -42,7 +45,14 @@ impl Networks {
             };
             state.push((net, allocations));
         }
-        Nft::apply(render(self.table(), &state))
+        let commands = render(self.table(), &state);
+        let text = serde_json::to_string(&commands).unwrap_or_default();
+        let applied = self.root().join("rules.applied.json");
+        if std::fs::read_to_string(&applied).is_ok_and(|last| last == text) {
+            return Ok(());
+        }
+        Nft::apply(commands)?;
+        crate::fsutil::write_atomic(&applied, text.as_bytes())
     }
 
     /// Re-creates the store's table from the store when it is missing (after
@@ -53,6 +63,7 @@ impl Networks {
         if table_exists(self.table())? {
             return Ok(false);
         }
+        crate::fsutil::remove_file(&self.root().join("rules.applied.json"))?;
         self.apply_rules(None)?;
         table_exists(self.table())
     }
