@@ -10,10 +10,11 @@ use std::sync::Mutex;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::ingest::{ensure_layer, layer_plan, record_image, NewImage};
-use crate::manifest::{AnyManifest, Descriptor, Manifest, Platform};
+use crate::manifest::{AnyManifest, Compression, Descriptor, Manifest, Platform};
 use crate::reference::Reference;
 use crate::registry::Client;
 use crate::store::{ImageRecord, Store};
+use crate::unpack::unpack_layer;
 
 /// How to pull.
 #[derive(Debug, Clone)]
@@ -102,9 +103,18 @@ pub fn pull(
                         return Ok(());
                     }
                     let report = |n| progress.event(PullEvent::Downloading(blob, n));
-                    fetch_blob_once(store, client, reference, blob, &report)?;
-                    progress.event(PullEvent::Extracting(blob));
-                    ensure_layer(store, blob, &config.rootfs.diff_ids[i], &chains[i], parent)?;
+                    let layer = LayerJob {
+                        blob,
+                        diff_id: &config.rootfs.diff_ids[i],
+                        chain_id: &chains[i],
+                        parent,
+                    };
+                    if store.has_blob(&blob.digest) {
+                        progress.event(PullEvent::Extracting(blob));
+                        ensure_layer(store, blob, layer.diff_id, layer.chain_id, parent)?;
+                    } else {
+                        fetch_and_unpack(store, client, reference, &layer, &report)?;
+                    }
                     progress.event(PullEvent::LayerDone(blob));
                     Ok(())
                 })();
@@ -200,6 +210,103 @@ fn fetch_blob_once(
         .into_inner()
         .map_err(|e| Error::io("writing", &path, e.into_error()))?;
     store.commit_blob(&path, &desc.digest)
+}
+
+/// A layer to have: its blob and where it goes in the store.
+struct LayerJob<'a> {
+    blob: &'a Descriptor,
+    diff_id: &'a Digest,
+    chain_id: &'a Digest,
+    parent: Option<&'a Digest>,
+}
+
+/// Downloads a layer's blob and unpacks it at the same time: the bytes go
+/// to the staged blob file and, through a pipe, to an unpacking thread.
+/// Both stay in staging until the download is verified (size and digest)
+/// and the unpacked tar hashed to the diff id; only then are the blob and
+/// the layer committed. Nothing unverified is used.
+fn fetch_and_unpack(
+    store: &Store,
+    client: &Client,
+    r: &Reference,
+    layer: &LayerJob<'_>,
+    report: &dyn Fn(u64),
+) -> Result<()> {
+    let _lock = store.lock_layer(layer.chain_id)?;
+    if store.layer(layer.chain_id)?.is_some() {
+        return fetch_blob_once(store, client, r, layer.blob, report);
+    }
+    let compression = Compression::of_media_type(&layer.blob.media_type)?;
+    let staging = store.staging()?;
+    let (blob_path, diff) = (staging.join("blob"), staging.join("diff"));
+    crate::store::create_dir_all(&diff)?;
+    let file = File::create(&blob_path).map_err(|e| Error::io("creating", &blob_path, e))?;
+    let (pipe_in, pipe_out) =
+        std::io::pipe().map_err(|e| Error::io("making a pipe for", &blob_path, e))?;
+    let (fetched, unpacked) = std::thread::scope(|scope| {
+        let unpacker =
+            scope.spawn(|| unpack_layer(io::BufReader::new(pipe_in), compression, &diff));
+        let mut out = Counting {
+            inner: Tee(BufWriter::new(file), Some(pipe_out)),
+            written: 0,
+            report,
+        };
+        let fetched = client.fetch_blob(r, layer.blob, &mut out).and_then(|_| {
+            out.inner
+                .finish()
+                .map_err(|e| Error::io("writing", &blob_path, e))
+        });
+        // Dropping the pipe's writer ends the unpacker's input, whatever happened.
+        drop(out);
+        (fetched, unpacker.join())
+    });
+    fetched?;
+    let stats = unpacked
+        .map_err(|_| {
+            Error::Other(format!(
+                "layer {}: the unpacking thread panicked",
+                layer.blob.digest
+            ))
+        })?
+        .map_err(|e| Error::Other(format!("layer {}: {e}", layer.blob.digest)))?;
+    if &stats.diff_id != layer.diff_id {
+        return Err(Error::Other(format!(
+            "layer {} unpacks to {}, but the image configuration says {}",
+            layer.blob.digest, stats.diff_id, layer.diff_id
+        )));
+    }
+    store.commit_blob(&blob_path, &layer.blob.digest)?;
+    store.commit_layer(&staging, layer.chain_id, layer.diff_id, layer.parent)?;
+    Ok(())
+}
+
+/// Writes to a file and to a pipe; a pipe whose reader gave up (a bad tar)
+/// is dropped so the download still completes and is verified, and the
+/// unpacker's error is the one reported.
+struct Tee<W>(W, Option<io::PipeWriter>);
+
+impl<W: Write> Tee<W> {
+    /// Flushes the file and closes the pipe.
+    fn finish(&mut self) -> io::Result<()> {
+        self.1 = None;
+        self.0.flush()
+    }
+}
+
+impl<W: Write> Write for Tee<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.0.write(buf)?;
+        if let Some(pipe) = &mut self.1 {
+            if pipe.write_all(&buf[..n]).is_err() {
+                self.1 = None;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// A writer that reports how much went through it.
