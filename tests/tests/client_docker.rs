@@ -320,3 +320,31 @@ fn docker_skiff() {
 fn docker_runc() {
     docker_scenario(&runc(), "debian-runc", "dr");
 }
+
+/// An archive `skiff save` writes is one `docker load` takes, and the image
+/// runs there under skiff's runtime.
+#[test]
+fn docker_loads_what_skiff_saves() {
+    let mut scratch = Scratch::new("dl");
+    let docker = start_dockerd(&mut scratch, &runtime_binary(), "skiff");
+    let skiff = skiff_e2e::Skiff::with_busybox();
+    skiff.run(&["tag", "busybox", "skiffsaved:1"]).ok();
+    let archive = skiff.dir().join("saved.tar");
+    skiff
+        .run(&["save", "-o", &archive.to_string_lossy(), "skiffsaved:1"])
+        .ok();
+    docker
+        .run(
+            &["load", "--input", &archive.to_string_lossy()],
+            Input::Null,
+        )
+        .ok()
+        .stdout_has("skiffsaved:1");
+    docker
+        .docker_run(
+            &["--rm", "skiffsaved:1", "echo", "from skiff's archive"],
+            Input::Null,
+        )
+        .ok()
+        .stdout_has("from skiff's archive");
+}
