@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use skiff_image::store::{create_dir_all, remove_all, write_json_atomic};
+use skiff_image::store::{create_dir_all, remove_all, write_json_atomic, write_json_replace};
 
 use super::names::{generated_name, validate_name};
 use super::record::{ContainerConfig, ContainerState};
@@ -101,14 +101,26 @@ impl ContainerStore {
         read(&self.dir(id).join("container.json"))
     }
 
-    /// A container's recorded state.
+    /// A container's recorded state. A state file a power cut emptied (it
+    /// is written without fsync) reads as an exited container: nothing a
+    /// record described survives a reboot.
     pub fn state(&self, id: &str) -> Result<ContainerState> {
-        read(&self.dir(id).join("state.json"))
+        match read(&self.dir(id).join("state.json")) {
+            Err(Error::Invalid(why)) => {
+                let mut state = ContainerState::created();
+                state.status = super::record::Status::Exited;
+                state.exit_code = 255;
+                state.error = format!("the container's state was lost in a crash ({why})");
+                Ok(state)
+            }
+            other => other,
+        }
     }
 
-    /// Records a container's state.
+    /// Records a container's state: atomically (rename) but without fsync,
+    /// which would cost more than the rest of a start (see [`Self::state`]).
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<()> {
-        Ok(write_json_atomic(&self.dir(id).join("state.json"), state)?)
+        Ok(write_json_replace(&self.dir(id).join("state.json"), state)?)
     }
 
     /// Rewrites a container's configuration (rename, update).
@@ -182,4 +194,30 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })?;
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::Invalid(format!("{} is corrupt: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_a_power_cut_emptied_reads_as_exited() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path().join("containers")).unwrap();
+        let id = "a".repeat(64);
+        fs::create_dir(store.dir(&id)).unwrap();
+        fs::write(store.dir(&id).join("state.json"), "").unwrap();
+        let state = store.state(&id).unwrap();
+        assert_eq!(state.status, super::super::record::Status::Exited);
+        assert!(state.error.contains("lost in a crash"), "{}", state.error);
+        store.save_state(&id, &ContainerState::created()).unwrap();
+        assert_eq!(
+            store.state(&id).unwrap().status,
+            super::super::record::Status::Created
+        );
+        assert!(matches!(
+            store.state(&"b".repeat(64)),
+            Err(Error::NotFound(_))
+        ));
+    }
 }

@@ -20,12 +20,29 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically (see [`write_json_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, true)
+}
+
+/// Writes `value` as JSON to `path` through a temporary file and a rename,
+/// without fsync: a killed process leaves the old file or the new one, but
+/// a power cut may leave neither. For records that are rebuilt after a
+/// reboot anyway (a container's run state), where an fsync per change
+/// would be most of what starting a container costs.
+pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::Other(format!("serialising {}: {e}", path.display())))?;
+    replace(path, &bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.{}", random_name()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 pub use fsutil::{
     create_dir_all, disk_usage, random_name, remove_all, write_atomic, write_json_atomic,
+    write_json_replace,
 };
 pub use images::{ImageLayer, ImageRecord};
 pub use layers::{chain_ids, Layer};
