@@ -506,21 +506,8 @@ pub struct RunArgs {
     /// Mount the root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
-    /// Memory limit (bytes, or with b, k, m, g).
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Memory plus swap limit (-1: unlimited swap).
-    #[arg(long)]
-    pub memory_swap: Option<String>,
-    /// CPUs (a fraction is a quota).
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long)]
-    pub cpu_shares: Option<u64>,
-    /// Maximum number of processes (-1: unlimited).
-    #[arg(long, allow_negative_numbers = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Resource limit: TYPE=SOFT[:HARD] (nofile=1024:2048).
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -823,21 +810,8 @@ pub struct ExportArgs {
 /// `update`
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Memory limit (bytes, or with b, k, m, g).
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Memory plus swap limit (-1: unlimited swap).
-    #[arg(long, allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// CPUs (a fraction is a quota).
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long)]
-    pub cpu_shares: Option<u64>,
-    /// Maximum number of processes (-1: unlimited).
-    #[arg(long, allow_negative_numbers = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Restart policy: no, on-failure[:N], always, unless-stopped.
     #[arg(long)]
     pub restart: Option<String>,
@@ -876,4 +850,24 @@ pub struct SystemPruneArgs {
 pub struct CompletionArgs {
     /// The shell.
     pub shell: clap_complete::Shell,
+}
+
+/// The resource flags `run`, `create` and `update` share.
+#[derive(Args, Debug)]
+pub struct ResourceArgs {
+    /// Memory limit (bytes, or with b, k, m, g).
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPUs (a fraction is a quota).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// Maximum number of processes (-1: unlimited).
+    #[arg(long, allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use skiff_engine::containers::{MountSpec, RestartPolicy};
+use skiff_engine::containers::{MountSpec, Resources, RestartPolicy};
 
 /// A size in bytes: a number with an optional b, k, m, g or t suffix
 /// (binary multiples, as Docker's `--memory`).
@@ -40,6 +40,17 @@ pub fn swap(value: &str) -> Result<i64> {
         return Ok(-1);
     }
     size("memory-swap", value)
+}
+
+/// `--memory`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit`.
+pub fn resources(r: &crate::cli::ResourceArgs) -> Result<Resources> {
+    Ok(Resources {
+        memory: r.memory.as_deref().map(|m| size("memory", m)).transpose()?,
+        memory_swap: r.memory_swap.as_deref().map(swap).transpose()?,
+        cpus: r.cpus,
+        cpu_shares: r.cpu_shares,
+        pids_limit: r.pids_limit,
+    })
 }
 
 /// `-v [SOURCE:]TARGET[:OPTIONS]`: a bind mount when SOURCE is a path, a

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context, Result};
 use skiff_engine::containers::attach::{self, Ended};
 use skiff_engine::containers::lifecycle::parse_signal;
-use skiff_engine::containers::{NetConfig, Resources, RunOptions, Stdio};
+use skiff_engine::containers::{NetConfig, RunOptions, Stdio};
 use skiff_engine::{Engine, Error};
 
 use crate::cli::{
@@ -54,17 +54,7 @@ fn run_options(a: &RunArgs, runtime: Option<&str>) -> Result<RunOptions> {
         stop_timeout: a.stop_timeout,
         mounts,
         read_only: a.read_only,
-        resources: Resources {
-            memory: a
-                .memory
-                .as_deref()
-                .map(|m| parse::size("memory", m))
-                .transpose()?,
-            memory_swap: a.memory_swap.as_deref().map(parse::swap).transpose()?,
-            cpus: a.cpus,
-            cpu_shares: a.cpu_shares,
-            pids_limit: a.pids_limit,
-        },
+        resources: parse::resources(&a.resources)?,
         ulimits: a
             .ulimit
             .iter()

@@ -5,7 +5,6 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use skiff_engine::containers::stats::Usage;
 use skiff_engine::containers::update::Update;
-use skiff_engine::containers::Resources;
 use skiff_engine::Engine;
 
 use crate::cli::{ContainerArg, CpArgs, ExportArgs, StatsArgs, UpdateArgs};
@@ -117,17 +116,7 @@ pub fn export(engine: &Engine, a: ExportArgs) -> Result<u8> {
 /// `update`: prints each container it changed.
 pub fn update(engine: &Engine, a: UpdateArgs) -> Result<u8> {
     let update = Update {
-        resources: Resources {
-            memory: a
-                .memory
-                .as_deref()
-                .map(|m| parse::size("memory", m))
-                .transpose()?,
-            memory_swap: a.memory_swap.as_deref().map(parse::swap).transpose()?,
-            cpus: a.cpus,
-            cpu_shares: a.cpu_shares,
-            pids_limit: a.pids_limit,
-        },
+        resources: parse::resources(&a.resources)?,
         restart: a.restart.as_deref().map(parse::restart).transpose()?,
     };
     if update == Update::default() {
