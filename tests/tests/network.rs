@@ -297,14 +297,20 @@ fn thirty_containers_get_distinct_addresses_and_leave_nothing() {
     let bridge = skiff.run(&["network", "inspect", "many"]);
     let bridge: Value = serde_json::from_str(&bridge.stdout).unwrap();
     let bridge = bridge[0]["bridge_name"].as_str().unwrap().to_string();
-    let attached = Command::new("ip")
-        .args(["-br", "link", "show", "master", &bridge])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&attached.stdout).trim().is_empty(),
-        "no veth is left on {bridge}"
-    );
+    // The kernel deletes each veth pair with its container's namespace,
+    // in the background: wait for it, within reason.
+    let attached = || {
+        let out = Command::new("ip")
+            .args(["-br", "link", "show", "master", &bridge])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !attached().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(attached(), "", "no veth is left on {bridge}");
     let ipam = skiff.root().join("network/ipam/many.json");
     let left = std::fs::read_to_string(&ipam).unwrap_or_default();
     assert!(

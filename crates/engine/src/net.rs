@@ -211,11 +211,13 @@ impl Engine {
     }
 
     /// Takes the container off the networks of its mode, whether or not
-    /// the state recorded them (a crash between connect and record).
+    /// the state recorded them (a crash between connect and record). Called
+    /// once its processes are gone: the kernel deletes its veth pairs with
+    /// its network namespace.
     pub(crate) fn disconnect_container(&self, config: &ContainerConfig) {
         if let Mode::Networks(names) = mode(config) {
             for name in names {
-                let _ = self.networks.disconnect(&name, &config.id);
+                let _ = self.networks.release(&name, &config.id);
             }
         }
     }

@@ -37,9 +37,25 @@ pub struct Endpoint {
 pub struct Allocations {
     /// Container id to endpoint.
     pub endpoints: BTreeMap<String, Endpoint>,
+    /// The address handed out last: the next search starts after it, so
+    /// that a released address is not reused before the range wraps (the
+    /// kernel removes a dead container's veth a little after `rm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Ipv4Addr>,
+    /// The IPv6 address handed out last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last6: Option<Ipv6Addr>,
 }
 
 impl Allocations {
+    /// Records `endpoint` for container `id`, and its addresses as the
+    /// last handed out.
+    pub fn insert(&mut self, id: &str, endpoint: Endpoint) {
+        self.last = Some(endpoint.ip);
+        self.last6 = endpoint.ip6.or(self.last6);
+        self.endpoints.insert(id.to_string(), endpoint);
+    }
+
     fn holder(&self, ip: Ipv4Addr) -> Option<&str> {
         self.endpoints
             .iter()
@@ -48,8 +64,9 @@ impl Allocations {
     }
 
     /// An address for a new endpoint of `net`: `requested` if it is a free
-    /// host address of the subnet, else the lowest free one of the range
-    /// (never the network, gateway or broadcast address).
+    /// host address of the subnet, else the first free one of the range
+    /// after the last handed out, wrapping around (never the network,
+    /// gateway or broadcast address).
     pub fn allocate(&self, net: &NetworkConfig, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
         match requested {
             Some(ip) => self.check_static(net, ip).map(|()| ip),
@@ -83,7 +100,9 @@ impl Allocations {
         let range = net.ip_range.unwrap_or(net.subnet);
         let used: BTreeSet<Ipv4Addr> = self.endpoints.values().map(|e| e.ip).collect();
         let (first, last) = (u32::from(range.addr()), u32::from(range.broadcast()));
-        (first..=last)
+        let start = after(self.last.map(u32::from), first, last);
+        (start..=last)
+            .chain(first..start)
             .map(Ipv4Addr::from)
             .find(|ip| !net.subnet.is_reserved(*ip) && *ip != net.gateway && !used.contains(ip))
             .ok_or_else(|| {
@@ -95,7 +114,7 @@ impl Allocations {
     }
 
     /// An IPv6 address for a new endpoint of a dual-stack network: the
-    /// lowest free one of its IPv6 subnet, never the subnet-router anycast
+    /// first free one of its IPv6 subnet after the last handed out, never the subnet-router anycast
     /// address (the subnet's `::0`) or the gateway. `None` on an IPv4-only
     /// network.
     pub fn allocate6(&self, net: &NetworkConfig) -> Result<Option<Ipv6Addr>> {
@@ -104,7 +123,9 @@ impl Allocations {
         };
         let used: BTreeSet<Ipv6Addr> = self.endpoints.values().filter_map(|e| e.ip6).collect();
         let (first, last) = (u128::from(subnet.addr()) + 1, u128::from(subnet.last()));
-        (first..=last)
+        let start = after(self.last6.map(u128::from), first, last);
+        (start..=last)
+            .chain(first..start)
             .map(Ipv6Addr::from)
             .find(|ip| Some(*ip) != net.gateway6 && !used.contains(ip))
             .map(Some)
@@ -114,6 +135,18 @@ impl Allocations {
                     net.name
                 ))
             })
+    }
+}
+
+/// Where a search of `first..=last` starts: after `previous` when that is
+/// inside the range and not its end, else at `first`.
+fn after<T>(previous: Option<T>, first: T, last: T) -> T
+where
+    T: Copy + PartialOrd + std::ops::Add<Output = T> + From<u8>,
+{
+    match previous {
+        Some(p) if p >= first && p < last => p + T::from(1),
+        _ => first,
     }
 }
 
@@ -146,7 +179,7 @@ mod tests {
         let mut got = Vec::new();
         for i in 0..5 {
             let ip = a.allocate(&net, None).unwrap();
-            a.endpoints.insert(format!("c{i}"), endpoint(ip));
+            a.insert(&format!("c{i}"), endpoint(ip));
             got.push(ip.octets()[3]);
         }
         assert_eq!(got, [2, 3, 4, 5, 6]);
@@ -180,6 +213,36 @@ mod tests {
     }
 
     #[test]
+    fn released_addresses_wait_for_the_range_to_wrap() {
+        let opts = NetworkOptions {
+            name: "w".into(),
+            ..Default::default()
+        };
+        let net =
+            NetworkConfig::from_options(&opts, "10.202.0.0/24".parse().unwrap(), None).unwrap();
+        let mut a = Allocations::default();
+        for i in 0..3 {
+            let ip = a.allocate(&net, None).unwrap();
+            a.insert(&format!("c{i}"), endpoint(ip));
+        }
+        a.endpoints.remove("c0");
+        assert_eq!(
+            a.allocate(&net, None).unwrap(),
+            Ipv4Addr::new(10, 202, 0, 5)
+        );
+        a.last = Some(Ipv4Addr::new(10, 202, 0, 254));
+        assert_eq!(
+            a.allocate(&net, None).unwrap(),
+            Ipv4Addr::new(10, 202, 0, 2)
+        );
+        a.last = Some(Ipv4Addr::new(10, 9, 0, 1));
+        assert_eq!(
+            a.allocate(&net, None).unwrap(),
+            Ipv4Addr::new(10, 202, 0, 2)
+        );
+    }
+
+    #[test]
     fn hands_out_and_releases_ipv6_addresses() {
         let opts = NetworkOptions {
             name: "n6".into(),
@@ -195,11 +258,15 @@ mod tests {
             let mut e = endpoint(a.allocate(&net, None).unwrap());
             e.ip6 = a.allocate6(&net).unwrap();
             got.push(e.ip6.unwrap().to_string());
-            a.endpoints.insert(format!("c{i}"), e);
+            a.insert(&format!("c{i}"), e);
         }
         assert_eq!(got, ["fd42::1", "fd42::3", "fd42::4"]);
         a.endpoints.remove("c1");
-        assert_eq!(a.allocate6(&net).unwrap(), Some("fd42::3".parse().unwrap()));
+        assert_eq!(
+            a.allocate6(&net).unwrap(),
+            Some("fd42::5".parse().unwrap()),
+            "a released address waits until the range wraps"
+        );
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Allocations>(&json).unwrap(), a);
         let v4_only = NetworkConfig::from_options(&opts, v4, None);

@@ -22,8 +22,8 @@
 //! // After the runtime made the container's network namespace:
 //! let att = store.connect("web", "c0ffee", "/proc/1234/ns/net".as_ref(), &opts)?;
 //! println!("{} on {}/{} via {}", att.ifname, att.ip, att.prefix, att.gateway);
-//! // When the container is removed (safe to call again after a crash):
-//! store.disconnect("web", "c0ffee")?;
+//! // When its processes are gone (safe to call again after a crash):
+//! store.release("web", "c0ffee")?;
 //! # Ok(()) }
 //! ```
 //!
@@ -31,7 +31,9 @@
 //!   [`Networks::list`], [`Networks::endpoints`], [`Networks::remove_network`]:
 //!   network definitions and who is on them.
 //! - [`Networks::connect`] / [`Networks::disconnect`]: a container on and off
-//!   a network, with its published ports ([`PortMapping`], parsed from `-p`).
+//!   a network, with its published ports ([`PortMapping`], parsed from `-p`);
+//!   [`Networks::release`] takes off a container whose processes are gone,
+//!   leaving its veth pair to the kernel.
 //! - [`Networks::ensure_rules`]: re-creates the nftables table after a
 //!   firewall reload; call it when the engine starts a container.
 //! - [`etc_files`]: `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`.

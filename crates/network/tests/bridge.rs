@@ -153,9 +153,13 @@ fn thirty_containers_get_distinct_addresses_and_leave_nothing() {
         assert!(!env.link_exists(&host_veth_name(&format!("c{i}"), &net.name)));
     }
     assert!(env.store.endpoints(&net.name).unwrap().endpoints.is_empty());
-    assert!(!env.table_exists(), "the table outlived the last container");
+    assert!(
+        env.table_exists(),
+        "the table went with the last container, not with its bridge"
+    );
     env.store.remove_network(&net.name, false).unwrap();
     assert!(!env.link_exists(&net.bridge_name));
+    assert!(!env.table_exists(), "the table outlived the last bridge");
     for dir in ["networks", "ipam", "dns"] {
         let left: Vec<_> = std::fs::read_dir(env.dir.path().join(dir))
             .unwrap()
@@ -212,4 +216,32 @@ fn static_ip_mac_and_second_interface() {
         .exec(&ns, &["ip", "link", "show", "eth0"])
         .status
         .success());
+}
+
+#[test]
+fn a_released_veth_goes_with_its_namespace() {
+    let mut env = Env::new();
+    let net = env.network(false);
+    let ns = env.netns();
+    let a = connect(&env, &net.name, "gone", &ns);
+    env.store.release(&net.name, "gone").unwrap();
+    assert!(env.store.endpoints(&net.name).unwrap().endpoints.is_empty());
+    assert!(
+        env.link_exists(&a.host_veth),
+        "release leaves the veth to the kernel while the namespace lives"
+    );
+    assert!(run("ip", &["netns", "del", &ns]).status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while env.link_exists(&a.host_veth) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !env.link_exists(&a.host_veth),
+        "the kernel deletes the pair with the namespace"
+    );
+    let again = env.netns();
+    let b = connect(&env, &net.name, "gone", &again);
+    assert_ne!(a.ip, b.ip, "a released address waits for the range to wrap");
+    env.store.disconnect(&net.name, "gone").unwrap();
+    assert!(!env.link_exists(&b.host_veth));
 }

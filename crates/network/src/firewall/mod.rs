@@ -17,28 +17,36 @@
 //!                    goes out, unless the network is internal
 //! ```
 //!
-//! The table exists while any network has an endpoint, and is deleted with
-//! the last one. What was loaded last is kept in the store
-//! (`rules.applied.json`):
-//! a change that renders the same rules (a container without published
+//! The table holds the rules of every network whose bridge exists: it is
+//! made with the first bridge and deleted with the last (`network rm`).
+//! What was loaded last is kept in the store (`rules.applied.json`): a
+//! change that renders the same rules (a container without published
 //! ports joining or leaving) starts no `nft` at all.
 
 mod nft;
 mod rules;
+mod table;
 
-pub use nft::{table_exists, Nft};
+pub use nft::Nft;
 pub use rules::render;
+pub use table::table_exists;
 
 use crate::error::Result;
 use crate::ipam::Allocations;
+use crate::netlink::Netlink;
 use crate::store::Networks;
 
 impl Networks {
-    /// Loads the store's rules, with network `changed`'s endpoints replaced
-    /// by the given ones (the state a change is about to record).
+    /// Loads the rules of the store's networks that have a bridge, with
+    /// network `changed`'s endpoints replaced by the given ones (the state
+    /// a change is about to record).
     pub(crate) fn apply_rules(&self, changed: Option<(&str, &Allocations)>) -> Result<()> {
+        let mut nl = Netlink::new()?;
         let mut state = Vec::new();
         for net in self.list()? {
+            if nl.link_by_name(&net.bridge_name)?.is_none() {
+                continue;
+            }
             let allocations = match changed {
                 Some((name, a)) if name == net.name => a.clone(),
                 _ => self.endpoints(&net.name)?,
@@ -57,7 +65,7 @@ impl Networks {
 
     /// Re-creates the store's table from the store when it is missing (after
     /// `nft flush ruleset` or a firewall reload, say). Returns whether it
-    /// re-created it (a store with no endpoint needs no table).
+    /// re-created it (a store with no bridge needs no table).
     pub fn ensure_rules(&self) -> Result<bool> {
         let _lock = self.lock()?;
         if table_exists(self.table())? {

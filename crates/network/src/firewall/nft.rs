@@ -37,14 +37,3 @@ impl Nft {
         Ok(())
     }
 }
-
-/// Whether table `inet <name>` exists.
-pub fn table_exists(name: &str) -> Result<bool> {
-    let out = Command::new("nft")
-        .args(["list", "table", "inet", name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| Error::Nft(format!("running nft: {e}")))?;
-    Ok(out.success())
-}

@@ -9,20 +9,32 @@ use crate::ipam::Allocations;
 use crate::network::NetworkConfig;
 use crate::ports::PortMapping;
 
-/// The nftables commands that replace table `inet <table>` with the rules
-/// for `networks` (each with its endpoints) — or only delete it when no
-/// network has an endpoint. Adding the table before deleting it makes the
-/// delete succeed whether or not the table existed.
+/// A base chain's type, hook and priority.
+type Hook = (&'static str, &'static str, i32);
+
+/// The chains of the table: name and, for base chains, hook.
+const CHAINS: [(&str, Option<Hook>); 5] = [
+    ("ports", None),
+    ("prerouting", Some(("nat", "prerouting", -100))),
+    ("output", Some(("nat", "output", -100))),
+    ("postrouting", Some(("nat", "postrouting", 100))),
+    ("forward", Some(("filter", "forward", 0))),
+];
+
+/// The nftables commands that make table `inet <table>` hold the rules for
+/// `networks` (each with its endpoints), or delete it when there are none.
+/// The table and its chains are added (a no-op when they exist) and the
+/// chains flushed and refilled, never deleted: deleting a base chain
+/// unregisters its hook, and the kernel then waits for an RCU grace period
+/// (tens of milliseconds) before the transaction returns. Adding the table
+/// before deleting it makes the delete succeed whether or not it existed.
 pub fn render(table: &str, networks: &[(NetworkConfig, Allocations)]) -> Vec<Value> {
     let t = json!({ "family": "inet", "name": table });
-    let mut out = vec![
-        json!({ "add": { "table": t } }),
-        json!({ "delete": { "table": t } }),
-    ];
-    if networks.iter().all(|(_, a)| a.endpoints.is_empty()) {
+    let mut out = vec![json!({ "add": { "table": t } })];
+    if networks.is_empty() {
+        out.push(json!({ "delete": { "table": t } }));
         return out;
     }
-    out.push(json!({ "add": { "table": t } }));
     let r = Rules {
         table,
         out: &mut out,
@@ -69,7 +81,7 @@ fn verdict(v: &str) -> Value {
 }
 
 impl Rules<'_> {
-    fn chain(&mut self, name: &str, hook: Option<(&str, &str, i32)>) {
+    fn chain(&mut self, name: &str, hook: Option<Hook>) {
         let mut chain = json!({ "family": "inet", "table": self.table, "name": name });
         if let Some((kind, hook, prio)) = hook {
             chain["type"] = json!(kind);
@@ -78,6 +90,8 @@ impl Rules<'_> {
             chain["policy"] = json!("accept");
         }
         self.out.push(json!({ "add": { "chain": chain } }));
+        let flush = json!({ "family": "inet", "table": self.table, "name": name });
+        self.out.push(json!({ "flush": { "chain": flush } }));
     }
 
     fn rule(&mut self, chain: &str, expr: Vec<Value>, comment: Option<String>) {
@@ -90,11 +104,9 @@ impl Rules<'_> {
     }
 
     fn build(mut self, networks: &[(NetworkConfig, Allocations)]) {
-        self.chain("ports", None);
-        self.chain("prerouting", Some(("nat", "prerouting", -100)));
-        self.chain("output", Some(("nat", "output", -100)));
-        self.chain("postrouting", Some(("nat", "postrouting", 100)));
-        self.chain("forward", Some(("filter", "forward", 0)));
+        for (name, hook) in CHAINS {
+            self.chain(name, hook);
+        }
         for hook in ["prerouting", "output"] {
             self.rule(
                 hook,
