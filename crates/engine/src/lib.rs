@@ -26,6 +26,12 @@ pub struct EngineOptions {
     pub runroot: PathBuf,
     /// How to talk to registries.
     pub registry: ClientOptions,
+    /// The `skiff` binary a container's monitor re-executes once the
+    /// container runs, to wait with only the memory waiting needs; its
+    /// `main` must call [`containers::handover::resume`] when the first
+    /// argument is [`containers::handover::RESUME_ARG`]. `None`: monitors
+    /// wait in the process forked from the command that started them.
+    pub monitor_exe: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -34,6 +40,7 @@ impl Default for EngineOptions {
             root: PathBuf::from(skiff_image::store::DEFAULT_ROOT),
             runroot: PathBuf::from("/run/skiff"),
             registry: ClientOptions::default(),
+            monitor_exe: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod driver;
 pub mod exec;
 pub mod export;
+pub mod handover;
 pub mod init_binary;
 pub mod lifecycle;
 pub mod logs;

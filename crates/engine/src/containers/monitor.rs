@@ -3,7 +3,8 @@
 //! root filesystem, writes the spec, creates and starts the container
 //! through its runtime, keeps its output in the log, records its exit,
 //! applies the restart policy and `--rm`, and tells the `skiff` that
-//! started it (when it is still there) what happened.
+//! started it (when it is still there) what happened. Once the container
+//! runs it re-executes `skiff` to wait with less memory ([`handover`]).
 //!
 //! The monitor and that `skiff` talk over a SOCK_SEQPACKET pair: the monitor
 //! sends one JSON [`Report`] per message (with the pty master attached to
@@ -11,6 +12,7 @@
 //! detached (or died), after which the monitor logs what a terminal says.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -20,6 +22,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use super::handover;
 use super::logs::LogWriter;
 use super::record::RestartPolicy;
 use super::running::{self, Stdio};
@@ -61,7 +64,18 @@ pub fn recv(sock: RawFd) -> Option<(Report, Option<OwnedFd>)> {
 /// The monitor's life: runs the container until it is done with it, then
 /// exits the process.
 pub fn main(engine: &Engine, id: &str, stdio: Stdio, peer: OwnedFd) -> ! {
-    let code = match supervise(engine, id, stdio, peer) {
+    let listener = match stdio {
+        Stdio::Tty => attach_listener(engine, id).map(Some),
+        _ => Ok(None),
+    };
+    let result = listener.and_then(|l| supervise(engine, id, stdio, Some(peer), l, true));
+    exit_with(engine, id, result)
+}
+
+/// Ends the monitor: 0 when it did all it had to, 1 (with the error in the
+/// container's record) when not.
+pub(super) fn exit_with(engine: &Engine, id: &str, result: Result<()>) -> ! {
+    let code = match result {
         Ok(()) => 0,
         Err(e) => {
             let _ = running::record_error(engine, id, &e.to_string());
@@ -71,14 +85,18 @@ pub fn main(engine: &Engine, id: &str, stdio: Stdio, peer: OwnedFd) -> ! {
     std::process::exit(code)
 }
 
-fn supervise(engine: &Engine, id: &str, stdio: Stdio, first_peer: OwnedFd) -> Result<()> {
-    let signals = block_signals()?;
-    let mut peer = Some(first_peer);
-    let listener = match stdio {
-        Stdio::Tty => Some(attach_listener(engine, id)?),
-        _ => None,
-    };
-    let mut first = true;
+/// Starts the container (again), waits for it and handles its exit, for
+/// as long as the restart policy says. `first`: the `skiff` at the other
+/// end of `peer` waits to hear whether it started.
+fn supervise(
+    engine: &Engine,
+    id: &str,
+    stdio: Stdio,
+    mut peer: Option<OwnedFd>,
+    listener: Option<OwnedFd>,
+    mut first: bool,
+) -> Result<()> {
+    block_signals()?;
     loop {
         let run = match running::start(engine, id, stdio) {
             Ok(run) => run,
@@ -103,40 +121,92 @@ fn supervise(engine: &Engine, id: &str, stdio: Stdio, first_peer: OwnedFd) -> Re
             }
             first = false;
         }
+        if let Some(exe) = &engine.options.monitor_exe {
+            let held = handover::Held {
+                run: &run,
+                peer: peer.as_ref(),
+                listener: listener.as_ref(),
+            };
+            // Returns only if the binary is gone; waiting here does the same.
+            let _ = handover::exec(exe, engine, id, stdio, &held);
+        }
         let config = engine.containers.config(id)?;
-        let mut log = LogWriter::open(
-            &engine.containers.dir(id),
-            config.log_max_size,
-            config.log_max_file,
-        )?;
-        let code = wait(&run, &signals, &mut peer, listener.as_ref(), &mut log)?;
-        log.flush()?;
-        running::finish(engine, id, code, "")?;
-        let state = engine.containers.state(id)?;
-        if should_restart(
-            config.restart,
-            code,
-            state.restart_count,
-            state.stopped_by_user,
-        ) {
-            running::mark_restarting(engine, id)?;
-            std::thread::sleep(backoff(state.restart_count));
-            if !engine.containers.state(id)?.stopped_by_user {
-                continue;
-            }
-            running::record_exit(engine, id, code, "")?;
+        let dir = engine.containers.dir(id);
+        let limits = (config.log_max_size, config.log_max_file);
+        let code = wait_logged(&dir, limits, &run, &mut peer, listener.as_ref())?;
+        if !after_exit(engine, id, code, peer.as_ref(), listener.is_some())? {
+            return Ok(());
         }
-        if listener.is_some() {
-            let _ = std::fs::remove_file(attach_path(engine, id));
-        }
-        if config.auto_remove {
-            engine.remove_container_and_volumes(id, true, true)?;
-        }
-        if let Some(p) = &peer {
-            send(p.as_raw_fd(), &Report::Exited(code), None);
-        }
-        return Ok(());
     }
+}
+
+/// After a run ended with `code` in a re-executed monitor: the exit handled
+/// and, when the policy says so, the container supervised again.
+pub(super) fn continue_after(
+    engine: &Engine,
+    id: &str,
+    stdio: Stdio,
+    code: i32,
+    peer: Option<OwnedFd>,
+    listener: Option<OwnedFd>,
+) -> Result<()> {
+    match after_exit(engine, id, code, peer.as_ref(), listener.is_some())? {
+        true => supervise(engine, id, stdio, peer, listener, false),
+        false => Ok(()),
+    }
+}
+
+/// Records the exit; returns whether to start the container again, else
+/// removes it for `--rm` and tells the attached `skiff` the exit code.
+fn after_exit(
+    engine: &Engine,
+    id: &str,
+    code: i32,
+    peer: Option<&OwnedFd>,
+    attachable: bool,
+) -> Result<bool> {
+    running::finish(engine, id, code, "")?;
+    let config = engine.containers.config(id)?;
+    let state = engine.containers.state(id)?;
+    if should_restart(
+        config.restart,
+        code,
+        state.restart_count,
+        state.stopped_by_user,
+    ) {
+        running::mark_restarting(engine, id)?;
+        std::thread::sleep(backoff(state.restart_count));
+        if !engine.containers.state(id)?.stopped_by_user {
+            return Ok(true);
+        }
+        running::record_exit(engine, id, code, "")?;
+    }
+    if attachable {
+        let _ = std::fs::remove_file(attach_path(engine, id));
+    }
+    if config.auto_remove {
+        engine.remove_container_and_volumes(id, true, true)?;
+    }
+    if let Some(p) = peer {
+        send(p.as_raw_fd(), &Report::Exited(code), None);
+    }
+    Ok(false)
+}
+
+/// Waits for the run to end, its output going to the log in `dir` (rotated
+/// at `limits`: size, files); its exit code.
+pub(super) fn wait_logged(
+    dir: &Path,
+    limits: (u64, u32),
+    run: &running::Running,
+    peer: &mut Option<OwnedFd>,
+    listener: Option<&OwnedFd>,
+) -> Result<i32> {
+    let signals = block_signals()?;
+    let mut log = LogWriter::open(dir, limits.0, limits.1)?;
+    let code = wait(run, &signals, peer, listener, &mut log)?;
+    log.flush()?;
+    Ok(code)
 }
 
 /// Where `skiff attach` finds a terminal container's monitor. Under the run

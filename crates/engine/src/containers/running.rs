@@ -16,7 +16,7 @@ use crate::containers::driver::{Created, Driver};
 use crate::{Engine, Error, Result};
 
 /// Where the container's standard streams go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stdio {
     /// The monitor's own stdin, stdout and stderr (a foreground `run`
     /// without a terminal: the container gets the user's directly).

@@ -37,6 +37,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             registries_conf: cli.registries_conf.clone(),
             ..ClientOptions::default()
         },
+        monitor_exe: std::env::current_exe().ok(),
     };
     let engine = Engine::open(options)?;
     match cli.command {
