@@ -132,12 +132,14 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
             (!data.is_empty()).then_some(data.as_str()),
         );
         match r {
-            Err(nix::errno::Errno::EPERM) if fstype == "sysfs" && s.userns => {
-                // A user namespace without its own network namespace may not
-                // mount sysfs: bind the host's /sys, with the entry's flags.
+            Err(nix::errno::Errno::EPERM) if s.userns && host_instead(fstype).is_some() => {
+                // A user namespace may not mount sysfs without a network
+                // namespace of its own, nor mqueue without an IPC namespace:
+                // the container then sees the host's, bound with the entry's flags.
+                let host = host_instead(fstype).expect("checked");
                 let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
                 mount(
-                    Some("/sys"),
+                    Some(host),
                     &resolve::fd_path(&target),
                     None::<&str>,
                     flags,
@@ -182,6 +184,18 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
         }
     }
     finish_entry(root, dest, &o)
+}
+
+/// The host's mount of a filesystem that a user namespace may be refused
+/// (it needs a namespace of the container's own that the spec does not ask
+/// for), bound in its place where the host has it mounted.
+fn host_instead(fstype: &str) -> Option<&'static str> {
+    let host = match fstype {
+        "sysfs" => "/sys",
+        "mqueue" => "/dev/mqueue",
+        _ => return None,
+    };
+    Path::new(host).exists().then_some(host)
 }
 
 /// Copy a directory tree with modes, owners and symlinks (for `tmpcopyup`).
