@@ -77,14 +77,32 @@ impl User {
     /// `program args...` as this user, with a clean environment that has
     /// `XDG_RUNTIME_DIR` when `xdg`.
     fn command<S: AsRef<OsStr>>(&self, xdg: bool, program: &Path, args: &[S]) -> Command {
-        let mut cmd = Command::new("setpriv");
-        cmd.arg(format!("--reuid={}", self.uid))
+        self.command_in(&[], xdg, program, args)
+    }
+
+    /// Like [`User::command`], started (as root, before it becomes the user) in
+    /// the cgroups whose `cgroup.procs` files are `procs`.
+    fn command_in<S: AsRef<OsStr>>(
+        &self,
+        procs: &[PathBuf],
+        xdg: bool,
+        program: &Path,
+        args: &[S],
+    ) -> Command {
+        let procs: Vec<String> = procs.iter().map(|p| p.display().to_string()).collect();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(r#"for f in $SKIFF_E2E_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@""#)
+            .arg("sh")
+            .arg("setpriv")
+            .arg(format!("--reuid={}", self.uid))
             .arg(format!("--regid={}", self.gid))
             .arg("--init-groups")
             .arg("--")
             .arg(program)
             .args(args)
             .env_clear()
+            .env("SKIFF_E2E_PROCS", procs.join(" "))
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
             .env("HOME", &self.home)
             .env("USER", &self.name)
@@ -586,4 +604,111 @@ fn kill_all_and_ps_without_a_cgroup() {
     assert_ok(&user.runtime(&rt, kill), "kill");
     user.wait_for_no_processes();
     assert_ok(&ctr.cmd("delete", &[]), "delete");
+}
+
+/// A cgroup of the test's on every hierarchy the host has, owned by the test
+/// user: a delegated subtree (what systemd gives a user on cgroup v2). Dropping
+/// it kills what is left in it and removes it.
+struct Delegated {
+    dirs: Vec<PathBuf>,
+    name: String,
+}
+
+impl Delegated {
+    fn new(user: &User) -> Delegated {
+        let name = format!("skiff-e2e-rootless-{}", std::process::id());
+        let info = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+        let dirs: Vec<PathBuf> = info
+            .lines()
+            .filter_map(|l| {
+                let (left, right) = l.split_once(" - ")?;
+                let fstype = right.split_whitespace().next()?;
+                let mount = left.split_whitespace().nth(4)?;
+                matches!(fstype, "cgroup" | "cgroup2").then(|| Path::new(mount).join(&name))
+            })
+            .collect();
+        let made = Delegated { dirs, name };
+        for dir in &made.dirs {
+            fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                // A v1 cpuset takes no process before it has cpus and mems.
+                if let Ok(v) = fs::read_to_string(dir.parent().expect("a mount").join(f)) {
+                    fs::write(dir.join(f), v).expect("copy the parent's cpuset");
+                }
+            }
+            lchown(dir, Some(user.uid), Some(user.gid)).expect("chown the cgroup");
+            for f in fs::read_dir(dir).expect("read the cgroup") {
+                let f = f.expect("a cgroup file").path();
+                lchown(&f, Some(user.uid), Some(user.gid)).expect("chown a cgroup file");
+            }
+        }
+        made
+    }
+
+    /// The `cgroup.procs` file of each of its directories.
+    fn procs(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        fn remove(dir: &Path) {
+            for sub in fs::read_dir(dir).into_iter().flatten().flatten() {
+                if sub.path().is_dir() {
+                    remove(&sub.path());
+                }
+            }
+            for _ in 0..200 {
+                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|p| p.parse::<i32>().ok()) {
+                    // SAFETY: kill(2) with plain integers, on the test's own processes.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                reap_children();
+                if fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            eprintln!("could not remove the cgroup {}", dir.display());
+        }
+        for dir in &self.dirs {
+            remove(dir);
+        }
+    }
+}
+
+/// Where the user may write the cgroup tree, the container gets its cgroup:
+/// limits are applied, and pause works.
+#[test]
+fn a_delegated_cgroup_is_used() {
+    let (user, rt) = (User::new("deleg"), Runtime::new());
+    let delegated = Delegated::new(&user);
+    let bundle = user
+        .bundle(&rt)
+        .cgroups_path(&format!("/{}/ctr", delegated.name))
+        .edit(|v| v["linux"]["resources"] = json!({"pids": {"limit": 20}}))
+        .args(&["sleep", "1000"]);
+    bundle.write_config();
+    let id = format!("rl-deleg-{}", std::process::id());
+    let procs = delegated.procs();
+    let runtime = |args: &[&str]| rt.output(user.command_in(&procs, true, &runtime_binary(), args));
+    let dir = bundle.path().to_str().expect("utf-8");
+    assert_ok(&runtime(&["create", "--bundle", dir, &id]), "create");
+    let pids_dir = delegated
+        .dirs
+        .iter()
+        .find(|d| d.parent().is_some_and(|p| p.ends_with("pids")))
+        .expect("a pids hierarchy")
+        .join("ctr");
+    let max = fs::read_to_string(pids_dir.join("pids.max")).expect("pids.max of the container");
+    assert_eq!(max.trim(), "20");
+    let init = fs::read_to_string(pids_dir.join("cgroup.procs")).expect("cgroup.procs");
+    assert_eq!(init.lines().count(), 1, "{init}");
+    assert_ok(&runtime(&["start", &id]), "start");
+    assert_ok(&runtime(&["pause", &id]), "pause");
+    assert_ok(&runtime(&["resume", &id]), "resume");
+    assert_ok(&runtime(&["delete", "--force", &id]), "delete --force");
+    assert!(!pids_dir.exists(), "delete left {}", pids_dir.display());
 }

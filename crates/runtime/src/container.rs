@@ -123,7 +123,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     cg.create()?;
     undo.cgroup = Some(cg);
     let cg = undo.cgroup.as_deref().expect("just set");
-    cg.apply(&cgroup::resources(&spec)?)?;
+    cg.apply(&rootless::resources(&spec)?)?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = match (terminal, &opts.console_socket) {
         (true, Some(fd)) => Some(fd.as_raw_fd()),

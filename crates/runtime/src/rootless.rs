@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
 use crate::cgroup;
 use crate::error::{Error, Result};
@@ -60,4 +60,17 @@ pub fn use_cgroup(spec: &Spec, path: &Path) -> Result<bool> {
         path.display()
     ));
     Ok(false)
+}
+
+/// The resources written to the container's cgroup: the spec's with the
+/// device rules every container needs ([`cgroup::resources`]); for an
+/// ordinary user without device rules, which need CAP_SYS_ADMIN on the host
+/// (a v1 `devices` file, a v2 eBPF program) and guard nothing the user
+/// namespace does not: it can make no device node, only bind the host's.
+pub fn resources(spec: &Spec) -> Result<LinuxResources> {
+    let mut res = cgroup::resources(spec)?;
+    if active() {
+        res.set_devices(None);
+    }
+    Ok(res)
 }
