@@ -18,6 +18,7 @@ use crate::hooks;
 use crate::idmap;
 use crate::init::Init;
 use crate::namespaces::Plan;
+use crate::rootless;
 use crate::spawn;
 use crate::spec;
 use crate::state::{self, State, Status, Store, EXEC_FIFO};
@@ -87,6 +88,9 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     let rootfs = fs::canonicalize(spec::rootfs_path(&spec, &bundle)?)
         .map_err(|e| Error::Spec(format!("root.path: {e}")))?;
     let cgroup_path = cgroup::path(&spec, id)?;
+    let plan = Plan::from_spec(&spec);
+    rootless::check(&spec, &plan)?;
+    let with_cgroup = rootless::use_cgroup(&spec, &cgroup_path)?;
     let dir = store.create_dir(id)?;
     let mut undo = Undo {
         store,
@@ -108,17 +112,18 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         annotations: spec.annotations().clone().unwrap_or_default(),
         init_start_time: 0,
         cgroup_path: cgroup_path.clone(),
+        without_cgroup: !with_cgroup,
         hooks: spec.hooks().clone(),
     };
     store.save(&state)?;
     fs::copy(bundle.join("config.json"), dir.join("config.json"))
         .ctx(|| format!("copy config.json into {}", dir.display()))?;
     let fifo = make_fifo(&dir)?;
-    let cg = cgroup::open(&cgroup_path)?;
+    let cg = cgroup::of(&state)?;
     cg.create()?;
     undo.cgroup = Some(cg);
     let cg = undo.cgroup.as_deref().expect("just set");
-    cg.apply(&cgroup::resources(&spec)?)?;
+    cg.apply(&rootless::resources(&spec)?)?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = match (terminal, &opts.console_socket) {
         (true, Some(fd)) => Some(fd.as_raw_fd()),
@@ -130,7 +135,6 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         (false, _) => None,
     };
     let (parent, child) = sync::pair()?;
-    let plan = Plan::from_spec(&spec);
     let extra_env = listen_fds_env();
     let init = Init {
         spec: &spec,
@@ -143,7 +147,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         extra_env: &extra_env,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
-        cgroup_path: &cgroup_path,
+        cgroup_path: with_cgroup.then_some(cgroup_path.as_path()),
         close_fds: &[lock.as_raw_fd()],
     };
     let cgroup_dir = cg.clone_into_dir().map(fs::File::open).transpose();
@@ -319,7 +323,7 @@ pub fn kill_container(store: &Store, id: &str, signal: Signal, all: bool) -> Res
         });
     }
     if all {
-        let cg = cgroup::open(&state.cgroup_path)?;
+        let cg = cgroup::of(&state)?;
         skiff_cgroups::kill_all(cg.as_ref(), signal as i32)?;
         return Ok(());
     }
@@ -357,7 +361,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         }
         _ => {}
     }
-    let cg = cgroup::open(&state.cgroup_path)?;
+    let cg = cgroup::of(&state)?;
     if state.status != Status::Stopped && state.pid > 0 {
         let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
     }
@@ -412,7 +416,7 @@ pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
             },
         });
     }
-    let cg = cgroup::open(&state.cgroup_path)?;
+    let cg = cgroup::of(&state)?;
     let (freezer, status) = if paused {
         (FreezerState::Frozen, Status::Paused)
     } else {
@@ -426,5 +430,5 @@ pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
 /// The pids in a container's cgroup.
 pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
     let state = store.load(id)?;
-    Ok(cgroup::open(&state.cgroup_path)?.pids()?)
+    Ok(cgroup::of(&state)?.pids()?)
 }

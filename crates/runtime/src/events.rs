@@ -20,7 +20,10 @@ pub fn stats(store: &Store, id: &str) -> Result<Value> {
             what: "a stopped container has no statistics",
         });
     }
-    let cg = cgroup::open(&state.cgroup_path)?;
+    if state.without_cgroup {
+        return Err(cgroup::no_cgroup("reading statistics").into());
+    }
+    let cg = cgroup::of(&state)?;
     Ok(json!({ "type": "stats", "id": id, "data": cg.stats() }))
 }
 
@@ -28,7 +31,10 @@ pub fn stats(store: &Store, id: &str) -> Result<Value> {
 /// OOM killer took a process, one JSON object per line, until the container stops.
 pub fn stream(store: &Store, id: &str, interval: Duration, out: &mut impl Write) -> Result<()> {
     let state = store.load(id)?;
-    let cg = cgroup::open(&state.cgroup_path)?;
+    if state.without_cgroup {
+        return Err(cgroup::no_cgroup("reading events").into());
+    }
+    let cg = cgroup::of(&state)?;
     let mut ooms = cg.stats().memory.oom_kills;
     let tick = interval
         .min(Duration::from_millis(100))

@@ -152,7 +152,7 @@ pub fn exec(store: &Store, id: &str, process: &Process, opts: &ExecOptions) -> R
             })
         }
     }
-    let cg = cgroup::open(&state.cgroup_path)?;
+    let cg = cgroup::of(&state)?;
     let spec = container_spec(store, id)?;
     let filter = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let console_fd = match (process.terminal() == Some(true), &opts.console_socket) {

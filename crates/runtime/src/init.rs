@@ -43,8 +43,9 @@ pub struct Init<'a> {
     pub no_pivot: bool,
     /// Keep the runtime's session keyring instead of making a new one.
     pub no_new_keyring: bool,
-    /// The container's cgroup, relative to the hierarchy roots.
-    pub cgroup_path: &'a Path,
+    /// The container's cgroup, relative to the hierarchy roots; `None` for a
+    /// container made without one (it stays in the runtime's).
+    pub cgroup_path: Option<&'a Path>,
     /// Descriptors of the runtime's that init must close at once (the
     /// container's lock, which would otherwise be held until exec).
     pub close_fds: &'a [RawFd],

@@ -27,6 +27,7 @@ pub mod process;
 pub mod process_attrs;
 pub mod resolve;
 pub mod rootfs;
+pub mod rootless;
 pub mod sealed_exe;
 pub mod seccomp;
 pub mod security_defaults;

@@ -123,12 +123,21 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
         };
         // SAFETY: prlimit on ourselves with a valid rlimit struct that lives across the call.
         if unsafe { libc::prlimit(0, resource, &lim, std::ptr::null_mut()) } < 0 {
-            return Err(std::io::Error::last_os_error()).ctx(|| {
+            let e = std::io::Error::last_os_error();
+            let mut old = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: a read of our own limits into a struct that lives across the call.
+            unsafe { libc::prlimit(0, resource, std::ptr::null(), &mut old) };
+            return Err(e).ctx(|| {
                 format!(
-                    "set rlimit {:?} to soft {} hard {} (raising a hard limit needs CAP_SYS_RESOURCE)",
+                    "set rlimit {:?} to soft {} hard {}: the hard limit is {}, and raising \
+                     it needs CAP_SYS_RESOURCE on the host (which no ordinary user has)",
                     rl.typ(),
                     rl.soft(),
-                    rl.hard()
+                    rl.hard(),
+                    old.rlim_max
                 )
             });
         }
@@ -158,13 +167,35 @@ fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
     }
 }
 
-/// Write `process.oomScoreAdj`.
+/// Write `process.oomScoreAdj`. Lowering it needs CAP_SYS_RESOURCE on the
+/// host, which no process in a user namespace has: there a lower value is
+/// refused by the kernel, and the process keeps the score it inherited, with
+/// a warning (as Podman does for rootless containers).
 pub fn set_oom_score_adj(process: &Process) -> Result<()> {
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .ctx(|| format!("set oomScoreAdj {adj}"))?;
+    const PATH: &str = "/proc/self/oom_score_adj";
+    let Some(adj) = process.oom_score_adj() else {
+        return Ok(());
+    };
+    match std::fs::write(PATH, adj.to_string()) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && in_user_namespace() => {
+            let current = std::fs::read_to_string(PATH).ctx(|| format!("read {PATH}"))?;
+            crate::log::warn(&format!(
+                "oomScoreAdj {adj} is below the inherited {}: lowering it needs \
+                 CAP_SYS_RESOURCE on the host; kept {}",
+                current.trim(),
+                current.trim()
+            ));
+            Ok(())
+        }
+        r => r.ctx(|| format!("set oomScoreAdj {adj}")),
     }
-    Ok(())
+}
+
+/// Whether this process is in a user namespace other than the host's.
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
 }
 
 /// Become the process's user with its capabilities; supplementary groups are

@@ -27,8 +27,9 @@ pub struct Setup<'a> {
     pub userns: bool,
     /// The container has a cgroup namespace of its own.
     pub cgroupns: bool,
-    /// The container's cgroup, relative to the hierarchy roots.
-    pub cgroup_path: &'a Path,
+    /// The container's cgroup, relative to the hierarchy roots; `None` for a
+    /// container made without one (it stays in the runtime's).
+    pub cgroup_path: Option<&'a Path>,
 }
 
 /// Mount everything the spec asks for below the rootfs, and make /dev.
@@ -131,15 +132,45 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
             (!data.is_empty()).then_some(data.as_str()),
         );
         match r {
-            Err(nix::errno::Errno::EPERM) if fstype == "sysfs" && s.userns => {
-                // A user namespace without its own network namespace may not mount sysfs.
+            Err(nix::errno::Errno::EPERM) if s.userns && host_instead(fstype).is_some() => {
+                // A user namespace may not mount sysfs without a network
+                // namespace of its own, nor mqueue without an IPC namespace:
+                // the container then sees the host's, bound with the entry's flags.
+                let host = host_instead(fstype).expect("checked");
                 let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
                 mount(
-                    Some("/sys"),
+                    Some(host),
                     &resolve::fd_path(&target),
                     None::<&str>,
                     flags,
                     None::<&str>,
+                )
+                .ctx(show)?;
+                let kept = MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_NODEV
+                    | MsFlags::MS_NOEXEC;
+                if !(o.flags & kept).is_empty() {
+                    let mounted = resolve::open_or_create(root, dest, Create::Nothing)?;
+                    remount(&resolve::fd_path(&mounted), o.flags & kept).ctx(show)?;
+                }
+            }
+            Err(nix::errno::Errno::EINVAL) if fstype == "devpts" && s.userns => {
+                // gid=5 (tty) is not mapped in a user namespace of one id:
+                // the ptys then belong to the container's own group.
+                let data: Vec<&str> = o
+                    .data
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|d| !d.starts_with("gid="))
+                    .collect();
+                let data = data.join(",");
+                mount(
+                    Some(&source),
+                    &resolve::fd_path(&target),
+                    Some(fstype),
+                    o.flags,
+                    (!data.is_empty()).then_some(data.as_str()),
                 )
                 .ctx(show)?;
             }
@@ -153,6 +184,18 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
         }
     }
     finish_entry(root, dest, &o)
+}
+
+/// The host's mount of a filesystem that a user namespace may be refused
+/// (it needs a namespace of the container's own that the spec does not ask
+/// for), bound in its place where the host has it mounted.
+fn host_instead(fstype: &str) -> Option<&'static str> {
+    let host = match fstype {
+        "sysfs" => "/sys",
+        "mqueue" => "/dev/mqueue",
+        _ => return None,
+    };
+    Path::new(host).exists().then_some(host)
 }
 
 /// Copy a directory tree with modes, owners and symlinks (for `tmpcopyup`).
@@ -341,7 +384,11 @@ fn mount_hierarchy(
             r => return r.ctx(show),
         }
     }
-    let own = host.join(s.cgroup_path.strip_prefix("/").unwrap_or(s.cgroup_path));
+    let cgroup = match s.cgroup_path {
+        Some(path) => path.to_path_buf(),
+        None => current_cgroup(h)?,
+    };
+    let own = host.join(cgroup.strip_prefix("/").unwrap_or(&cgroup));
     let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
     mount(
         Some(&own),
@@ -358,6 +405,30 @@ fn mount_hierarchy(
         remount(&resolve::fd_path(&mounted), extra).ctx(show)?;
     }
     Ok(())
+}
+
+/// This process's cgroup in hierarchy `h`, from `/proc/self/cgroup`: the
+/// line whose controllers are the hierarchy's (`0::` for cgroup2).
+fn current_cgroup(h: &skiff_cgroups::Hierarchy) -> Result<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup")
+        .ctx(|| "read /proc/self/cgroup".to_string())?;
+    let mut wanted: Vec<&str> = h.options.split(',').filter(|c| !c.is_empty()).collect();
+    wanted.sort_unstable();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let mut have: Vec<&str> = controllers.split(',').filter(|c| !c.is_empty()).collect();
+            have.sort_unstable();
+            (have == wanted).then(|| PathBuf::from(path))
+        })
+        .next()
+        .ok_or_else(|| {
+            Error::Init(format!(
+                "/proc/self/cgroup has no line for the cgroup hierarchy at {}",
+                h.mount_point.display()
+            ))
+        })
 }
 
 /// Make the rootfs the process's root: pivot_root, or a move mount and chroot

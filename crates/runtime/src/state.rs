@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
 
-/// The default state root, as runc's is `/run/runc`.
+/// The default state root of root, as runc's is `/run/runc`.
 pub const DEFAULT_ROOT: &str = "/run/skiff-runtime";
 /// The version of the OCI runtime spec this runtime implements.
 pub const OCI_VERSION: &str = "1.2.1";
@@ -79,6 +79,10 @@ pub struct State {
     pub init_start_time: u64,
     /// The container's cgroup, relative to the hierarchy roots.
     pub cgroup_path: PathBuf,
+    /// The container was made without a cgroup (by a user who may not write
+    /// the cgroup tree); `cgroup_path` was never made.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_cgroup: bool,
     /// The hooks still to run (poststart, poststop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<Hooks>,
@@ -132,6 +136,33 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let state = fields.next()?.chars().next()?;
     let start = fields.nth(18)?.parse().ok()?;
     Some((state, start))
+}
+
+/// The runtime directory of an ordinary user: `$XDG_RUNTIME_DIR`, else
+/// `/run/user/UID` where it exists; `None` for root and for a user without one.
+pub fn user_runtime_dir() -> Option<PathBuf> {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return None;
+    }
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    xdg.or_else(|| Some(PathBuf::from(format!("/run/user/{uid}"))).filter(|p| p.is_dir()))
+}
+
+/// The state root when no `--root` is given: [`DEFAULT_ROOT`] for root; for
+/// any other user `skiff-runtime` in its [`user_runtime_dir`], else
+/// `/tmp/skiff-runtime-UID`.
+pub fn default_root() -> PathBuf {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return PathBuf::from(DEFAULT_ROOT);
+    }
+    match user_runtime_dir() {
+        Some(dir) => dir.join("skiff-runtime"),
+        None => PathBuf::from(format!("/tmp/skiff-runtime-{uid}")),
+    }
 }
 
 /// Refuse ids that are empty or could name a path outside the state root.
@@ -190,6 +221,9 @@ impl Store {
             .mode(0o700)
             .create(&self.root)
             .ctx(|| format!("create state root {}", self.root.display()))?;
+        if !nix::unistd::geteuid().is_root() {
+            self.check_private_root()?;
+        }
         let dir = self.dir(id);
         match fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => Ok(dir),
@@ -198,6 +232,30 @@ impl Store {
             }
             Err(e) => Err(e).ctx(|| format!("create state directory {}", dir.display())),
         }
+    }
+
+    /// An ordinary user's state root must be a directory of the user's own
+    /// (a directory in `/tmp` could have been made by someone else, who could
+    /// then rewrite the state); it gets the sticky bit so that the cleaner of
+    /// `$XDG_RUNTIME_DIR` leaves it alone, as runc does.
+    fn check_private_root(&self) -> Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let root = &self.root;
+        let meta = fs::symlink_metadata(root).ctx(|| format!("stat {}", root.display()))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if !meta.is_dir() || meta.uid() != me {
+            return Err(Error::Usage(format!(
+                "state root {} is not a directory of uid {me}'s own (owner {}); \
+                 remove it or pass another --root",
+                root.display(),
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o7777 != 0o1700 {
+            fs::set_permissions(root, fs::Permissions::from_mode(0o1700))
+                .ctx(|| format!("chmod 1700 {}", root.display()))?;
+        }
+        Ok(())
     }
 
     /// Take the container's exclusive lock (held until the file is dropped).

@@ -121,7 +121,7 @@ pub fn update(store: &Store, id: &str, resources: &LinuxResources) -> Result<()>
             what: "the resources of a stopped container cannot be updated",
         });
     }
-    let cg = cgroup::open(&state.cgroup_path)?;
+    let cg = cgroup::of(&state)?;
     cg.apply(&cgroup::without_unset(resources.clone()))?;
     Ok(())
 }

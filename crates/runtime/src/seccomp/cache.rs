@@ -3,7 +3,8 @@
 //! happen twice per container: when `create` checks the spec and again in
 //! init. Now `create` compiles once, keeps the BPF program in memory (init,
 //! a clone of the runtime, inherits it and only makes the seccomp(2) call)
-//! and on disk under `/run/skiff-seccomp`, keyed by the SHA-256 of the
+//! and on disk under `/run/skiff-seccomp` (an ordinary user's under
+//! `skiff-seccomp` in its own runtime directory), keyed by the SHA-256 of the
 //! profile, the libseccomp version and the architecture, so the next
 //! container with the same profile compiles nothing.
 //!
@@ -13,6 +14,8 @@
 use std::fs;
 use std::io::{Read, Seek};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use oci_spec::runtime::LinuxSeccomp;
@@ -21,8 +24,22 @@ use sha2::{Digest, Sha256};
 use super::filter;
 use crate::error::{Context, Error, Result};
 
-/// Where compiled programs are kept (tmpfs: gone with the kernel they fit).
+/// Where root keeps compiled programs (tmpfs: gone with the kernel they fit).
 const DIR: &str = "/run/skiff-seccomp";
+
+/// Where this process keeps compiled programs: [`DIR`] for root; for an
+/// ordinary user `skiff-seccomp` in its runtime directory when that is its
+/// own, so that nobody else can put a program there; else nowhere (each
+/// container compiles its profile).
+fn dir() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    if nix::unistd::geteuid().is_root() {
+        return Some(PathBuf::from(DIR));
+    }
+    let own = crate::state::user_runtime_dir()
+        .filter(|d| fs::metadata(d).is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw()))?;
+    Some(own.join("skiff-seccomp"))
+}
 
 /// The program this process compiled or read last: (key, BPF bytes).
 static LAST: Mutex<Option<(String, Vec<u8>)>> = Mutex::new(None);
@@ -49,27 +66,29 @@ fn key(s: &LinuxSeccomp) -> String {
 /// there, not a mere check).
 pub fn prepare(s: &LinuxSeccomp, disk: bool) -> Result<()> {
     let key = key(s);
-    let path = std::path::Path::new(DIR).join(&key);
+    let path = dir().map(|d| d.join(&key));
+    let disk = disk && path.is_some();
     if let Some((_, bpf)) = LAST
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .as_ref()
         .filter(|(k, _)| *k == key)
     {
-        if disk && !path.exists() {
-            store(&path, bpf);
+        if let Some(path) = path.as_deref().filter(|p| disk && !p.exists()) {
+            store(path, bpf);
         }
         return Ok(());
     }
-    let cached = fs::read(&path)
-        .ok()
+    let cached = path
+        .as_deref()
+        .and_then(|p| fs::read(p).ok())
         .filter(|b| !b.is_empty() && b.len() % 8 == 0);
     let bpf = match cached {
         Some(bytes) => bytes,
         None => {
             let bytes = compile(s)?;
-            if disk {
-                store(&path, &bytes);
+            if let Some(path) = path.as_deref().filter(|_| disk) {
+                store(path, &bytes);
             }
             bytes
         }
@@ -127,9 +146,13 @@ fn compile(s: &LinuxSeccomp) -> Result<Vec<u8>> {
 
 /// Keeps the program on disk; a cache that cannot be written only costs a
 /// compile next time.
-fn store(path: &std::path::Path, bytes: &[u8]) {
+fn store(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let written = fs::create_dir_all(DIR)
+    let parent = path.parent().unwrap_or(Path::new(DIR));
+    let written = fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)
         .and_then(|()| fs::write(&tmp, bytes))
         .and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {

@@ -8,9 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "skiff-runtime", version = version(), about)]
 pub struct Cli {
-    /// Directory for container state.
-    #[arg(long, global = true, default_value = skiff_runtime::state::DEFAULT_ROOT)]
-    pub root: PathBuf,
+    /// Directory for container state [default: /run/skiff-runtime for root;
+    /// $XDG_RUNTIME_DIR/skiff-runtime for other users].
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Write the log to this file instead of stderr.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,

@@ -11,7 +11,7 @@ use clap::Parser;
 use oci_spec::runtime::Process;
 use skiff_runtime::container::{self, CreateOptions};
 use skiff_runtime::exec::{self, ExecOptions, ProcessFlags};
-use skiff_runtime::state::{Status, Store};
+use skiff_runtime::state::{self, Status, Store};
 use skiff_runtime::{console, default_spec, features, log, signals};
 
 use cli::{Cli, Command, CreateArgs, ExecArgs, Format, LogFormat, UpdateArgs};
@@ -26,7 +26,7 @@ fn main() {
     match dispatch(&cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = message(&e);
             if log::has_file() {
                 log::error(&msg);
             }
@@ -34,6 +34,24 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The error and its causes, `: `-separated; a cause whose text the message
+/// already ends with (an OS error that both says and holds its source) is
+/// not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn dispatch(cli: &Cli) -> Result<i32> {
@@ -46,7 +64,8 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     ) {
         skiff_runtime::sealed_exe::ensure()?;
     }
-    let store = Store::new(&cli.root);
+    let root = cli.root.clone().unwrap_or_else(state::default_root);
+    let store = Store::new(root);
     match &cli.command {
         Command::Spec { rootless, bundle } => spec(*rootless, bundle),
         Command::Create(a) => {
