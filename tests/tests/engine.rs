@@ -121,6 +121,15 @@ fn detached_lifecycle_with_logs() {
     let ps = skiff.run(&["ps"]);
     ps.ok().stdout_has("svc").stdout_has("Up ");
     assert_eq!(skiff.inspect("svc")["State"]["Running"], true);
+    let id = skiff.inspect("svc")["Id"].as_str().unwrap().to_string();
+    let state =
+        std::fs::read_to_string(skiff.root().join("containers").join(&id).join("state.json"));
+    let state: serde_json::Value = serde_json::from_str(&state.unwrap()).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", state["monitor_pid"])).unwrap();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("--skiff-monitor-resume"),
+        "the monitor waits in a fresh image of skiff"
+    );
     skiff.run(&["stop", "svc"]).ok();
     let state = skiff.inspect("svc")["State"].clone();
     assert_eq!(

@@ -145,6 +145,7 @@ pub fn resume(arg: &OsStr) -> ! {
     let dir = handover.root.join("containers").join(&handover.id);
     let limits = (handover.log_max_size, handover.log_max_file);
     let mut peer = peer;
+    drop_clean_file_pages();
     let waited = monitor::wait_logged(&dir, limits, &run, &mut peer, listener.as_ref());
     let options = EngineOptions {
         root: handover.root,
@@ -166,6 +167,50 @@ pub fn resume(arg: &OsStr) -> ! {
     monitor::exit_with(&engine, &id, result)
 }
 
+/// Unmaps from this process the pages of read-only file mappings that hold
+/// no private copy (`Anonymous: 0 kB` in smaps): start-up code, parsing,
+/// the libraries' initialisation. They are clean page-cache pages, so the
+/// next access maps the same bytes again; what the wait loop uses comes
+/// back on its first run, the rest stays out of the monitor's resident set.
+fn drop_clean_file_pages() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut candidate: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        if let Some(range) = mapping_header(line) {
+            candidate = range;
+        } else if let (Some((start, end)), Some(rest)) =
+            (candidate, line.strip_prefix("Anonymous:"))
+        {
+            if rest.trim() == "0 kB" {
+                // SAFETY: [start, end) is a whole mapping of this process,
+                // read-only and file-backed, with no page privately
+                // modified: dropping its page-table entries loses nothing,
+                // the next access faults the same file bytes back in.
+                unsafe {
+                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
+                };
+            }
+            candidate = None;
+        }
+    }
+}
+
+/// For an smaps mapping header line: `Some(range)` when the mapping is a
+/// read-only mapping of a file, `Some(None)` for any other mapping, `None`
+/// for a field line.
+fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
+    let mut fields = line.split_whitespace();
+    let (range, perms) = (fields.next()?, fields.next()?);
+    let (start, end) = range.split_once('-')?;
+    let start = usize::from_str_radix(start, 16).ok()?;
+    let end = usize::from_str_radix(end, 16).ok()?;
+    let path = fields.nth(3).unwrap_or("");
+    let read_only_file = perms.len() == 4 && !perms.contains('w') && path.starts_with('/');
+    Some(read_only_file.then_some((start, end)))
+}
+
 /// Takes ownership of the handed-over descriptors again, close-on-exec.
 fn reclaim(h: &Handover) -> Result<(Running, Option<OwnedFd>, Option<OwnedFd>)> {
     let own = |fd: RawFd| -> Result<OwnedFd> {
@@ -184,4 +229,29 @@ fn reclaim(h: &Handover) -> Result<(Running, Option<OwnedFd>, Option<OwnedFd>)> 
         h.peer.map(own).transpose()?,
         h.listener.map(own).transpose()?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_read_only_file_mappings_are_candidates() {
+        let text = "55931cd14000-55931d3bc000 r-xp 0024a000 fe:00 5350210   /usr/bin/skiff";
+        assert_eq!(
+            mapping_header(text),
+            Some(Some((0x55931cd14000, 0x55931d3bc000)))
+        );
+        let data = "7f00-8f00 rw-p 00000000 fe:00 5350210   /usr/bin/skiff";
+        assert_eq!(mapping_header(data), Some(None));
+        assert_eq!(
+            mapping_header("7f00-8f00 r--p 00000000 00:00 0   [vvar]"),
+            Some(None)
+        );
+        assert_eq!(
+            mapping_header("7f00-8f00 r--p 00000000 00:00 0"),
+            Some(None)
+        );
+        assert_eq!(mapping_header("Anonymous:             0 kB"), None);
+    }
 }
