@@ -27,6 +27,15 @@ pub enum Mode {
     Networks(Vec<String>),
 }
 
+/// The network a container gets without `--network`: the default bridge
+/// network for root; for an ordinary user, who may make no links, the host's.
+pub fn default_network() -> String {
+    match crate::rootless::active() {
+        true => "host".into(),
+        false => "bridge".into(),
+    }
+}
+
 /// The mode that `--network VALUE` and later connects give.
 pub fn mode(config: &ContainerConfig) -> Mode {
     match config.network.as_str() {
