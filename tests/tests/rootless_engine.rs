@@ -301,4 +301,11 @@ fn what_a_user_lacks_is_named_with_the_fix() {
         assert!(ran.stderr.contains(want), "{args:?}: {}", ran.stderr);
     }
     assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+    let ran = skiff_as(&user, &[], &["network", "create", "mine"]);
+    assert!(
+        ran.stderr.contains("bridge networks need root"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ok(&user, &["network", "ls", "-q"]).trim().is_empty());
 }
