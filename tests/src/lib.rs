@@ -20,6 +20,7 @@ mod quick;
 pub mod registry;
 mod runtime;
 mod skiff;
+mod user;
 
 pub use bundle::{Bundle, DEFAULT_PATH};
 pub use clients::{
@@ -35,3 +36,4 @@ pub use procs::{
 pub use quick::{run_bundle, sh_output};
 pub use runtime::{assert_ok, runtime_binary, skip_skiff_checks, text, Runtime, Spawned};
 pub use skiff::{skiff_binary, Skiff};
+pub use user::{account_tool, User};

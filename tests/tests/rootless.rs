@@ -7,143 +7,29 @@
 use serde_json::{json, Value};
 use skiff_e2e::{
     assert_ok, pid_alive, reap_children, runtime_binary, skip_skiff_checks, text, wait_until,
-    Bundle, Runtime,
+    Bundle, Runtime, User,
 };
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::{lchown, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-/// An ordinary user made for one test; dropping it ends what it left running
-/// and removes it with its home (`userdel -r`) and its fallback state root.
-struct User {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
-
-/// Runs `useradd`/`userdel`, retrying while another test holds the lock on
-/// /etc/passwd (they fail at once rather than wait for it).
-fn account_tool(program: &str, args: &[&str]) -> Output {
-    let mut tries = 0;
-    loop {
-        let out = Command::new(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("run {program}: {e}"));
-        let busy = text(&out.stderr).contains("lock");
-        if out.status.success() || !busy || tries == 100 {
-            return out;
-        }
-        tries += 1;
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-impl User {
-    fn new(tag: &str) -> User {
-        let name = format!("skrl{tag}{}", std::process::id());
-        let out = account_tool("useradd", &["--create-home", "--user-group", &name]);
-        assert_ok(&out, "useradd");
-        let id = |flag: &str| -> u32 {
-            let out = Command::new("id").args([flag, &name]).output().expect("id");
-            assert_ok(&out, "id");
-            text(&out.stdout).trim().parse().expect("a numeric id")
-        };
-        let (uid, gid) = (id("-u"), id("-g"));
-        User {
-            home: PathBuf::from(format!("/home/{name}")),
-            name,
-            uid,
-            gid,
-        }
-    }
-
-    /// The user's runtime directory, made on first use (its `XDG_RUNTIME_DIR`).
-    fn xdg_runtime_dir(&self) -> PathBuf {
-        let dir = self.home.join("run");
-        if !dir.exists() {
-            fs::create_dir(&dir).expect("mkdir XDG_RUNTIME_DIR");
-            lchown(&dir, Some(self.uid), Some(self.gid)).expect("chown XDG_RUNTIME_DIR");
-            fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .expect("chmod XDG_RUNTIME_DIR");
-        }
-        dir
-    }
-
-    /// `program args...` as this user, with a clean environment that has
-    /// `XDG_RUNTIME_DIR` when `xdg`.
-    fn command<S: AsRef<OsStr>>(&self, xdg: bool, program: &Path, args: &[S]) -> Command {
-        self.command_in(&[], xdg, program, args)
-    }
-
-    /// Like [`User::command`], started (as root, before it becomes the user) in
-    /// the cgroups whose `cgroup.procs` files are `procs`.
-    fn command_in<S: AsRef<OsStr>>(
-        &self,
-        procs: &[PathBuf],
-        xdg: bool,
-        program: &Path,
-        args: &[S],
-    ) -> Command {
-        let procs: Vec<String> = procs.iter().map(|p| p.display().to_string()).collect();
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(r#"for f in $SKIFF_E2E_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@""#)
-            .arg("sh")
-            .arg("setpriv")
-            .arg(format!("--reuid={}", self.uid))
-            .arg(format!("--regid={}", self.gid))
-            .arg("--init-groups")
-            .arg("--")
-            .arg(program)
-            .args(args)
-            .env_clear()
-            .env("SKIFF_E2E_PROCS", procs.join(" "))
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-            .env("HOME", &self.home)
-            .env("USER", &self.name)
-            .current_dir(&self.home)
-            .stdin(Stdio::null());
-        if xdg {
-            cmd.env("XDG_RUNTIME_DIR", self.xdg_runtime_dir());
-        }
-        cmd
-    }
-
+/// What the runtime's tests do as their user.
+trait RuntimeUser {
     /// The runtime under test run as this user (with `XDG_RUNTIME_DIR`).
+    fn runtime<S: AsRef<OsStr>>(&self, rt: &Runtime, args: &[S]) -> Output;
+    /// A busybox bundle the user owns, its config.json written by `spec
+    /// --rootless` run as the user, then made non-interactive.
+    fn bundle(&self, rt: &Runtime) -> Bundle;
+}
+
+impl RuntimeUser for User {
     fn runtime<S: AsRef<OsStr>>(&self, rt: &Runtime, args: &[S]) -> Output {
         rt.output(self.command(true, &runtime_binary(), args))
     }
 
-    /// Pids of the processes that run as this user.
-    fn processes(&self) -> Vec<i32> {
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-                let meta = e.metadata().ok()?;
-                (meta.uid() == self.uid).then_some(pid)
-            })
-            .collect()
-    }
-
-    /// Waits until no process runs as this user, reaping what exits.
-    fn wait_for_no_processes(&self) {
-        wait_until("the test user's processes to end", || {
-            reap_children();
-            self.processes().is_empty()
-        });
-    }
-
-    /// A busybox bundle the user owns, its config.json written by `spec
-    /// --rootless` run as the user, then made non-interactive.
     fn bundle(&self, rt: &Runtime) -> Bundle {
         let bundle = Bundle::new().chown_rootfs(self.uid, self.gid);
         lchown(bundle.path(), Some(self.uid), Some(self.gid)).expect("chown bundle");
@@ -164,21 +50,6 @@ impl User {
             *v = spec;
             v["process"]["terminal"] = json!(false);
         })
-    }
-}
-
-impl Drop for User {
-    fn drop(&mut self) {
-        for pid in self.processes() {
-            // SAFETY: kill(2) with plain integers; these are the test user's processes.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        self.wait_for_no_processes();
-        let _ = fs::remove_dir_all(format!("/tmp/skiff-runtime-{}", self.uid));
-        let out = account_tool("userdel", &["--remove", &self.name]);
-        if !out.status.success() && !std::thread::panicking() {
-            panic!("userdel {}: {}", self.name, text(&out.stderr));
-        }
     }
 }
 
@@ -407,19 +278,10 @@ fn a_state_root_of_someone_else_is_refused() {
 #[test]
 fn subordinate_ids_are_mapped_with_newuidmap() {
     let (user, rt) = (User::new("sub"), Runtime::new());
-    let sub = |file: &str| -> u32 {
-        let text = fs::read_to_string(file).expect("read the subordinate id file");
-        let line = text
-            .lines()
-            .find(|l| l.split(':').next() == Some(user.name.as_str()))
-            .unwrap_or_else(|| panic!("useradd gave {} no range in {file}", user.name));
-        line.split(':')
-            .nth(1)
-            .expect("start")
-            .parse()
-            .expect("a number")
-    };
-    let (subuid, subgid) = (sub("/etc/subuid"), sub("/etc/subgid"));
+    let (subuid, subgid) = (
+        user.subordinate("/etc/subuid").0,
+        user.subordinate("/etc/subgid").0,
+    );
     let maps = |own: u32, start: u32| {
         json!([{"containerID": 0, "hostID": own, "size": 1},
                {"containerID": 1, "hostID": start, "size": 65536}])

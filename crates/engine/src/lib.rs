@@ -7,6 +7,7 @@ pub mod error;
 pub mod image_view;
 pub mod images;
 pub mod net;
+pub mod rootless;
 pub mod system;
 pub mod volumes;
 
@@ -16,6 +17,7 @@ use containers::ContainerStore;
 pub use error::{Error, Result};
 use skiff_image::registry::{Client, ClientOptions};
 use skiff_image::store::Store;
+use skiff_image::userns::IdMaps;
 
 /// Where the engine keeps things and how it reaches registries.
 #[derive(Debug, Clone)]
@@ -35,10 +37,12 @@ pub struct EngineOptions {
 }
 
 impl Default for EngineOptions {
+    /// Root's paths for root, the user's own for anyone else
+    /// ([`rootless::default_root`], [`rootless::default_runroot`]).
     fn default() -> Self {
         EngineOptions {
-            root: PathBuf::from(skiff_image::store::DEFAULT_ROOT),
-            runroot: PathBuf::from("/run/skiff"),
+            root: rootless::default_root(),
+            runroot: rootless::default_runroot(),
             registry: ClientOptions::default(),
             monitor_exe: None,
         }
@@ -51,6 +55,8 @@ pub struct Engine {
     store: Store,
     containers: ContainerStore,
     networks: skiff_network::Networks,
+    /// The user namespace maps of an ordinary user's engine.
+    userns: Option<IdMaps>,
 }
 
 impl Engine {
@@ -62,6 +68,10 @@ impl Engine {
             *dir = std::path::absolute(&*dir)
                 .map_err(|e| Error::Io(format!("{}", dir.display()), e))?;
         }
+        let userns = match rootless::active() {
+            true => Some(open_rootless(&options)?),
+            false => None,
+        };
         let store = Store::open(options.root.join("image"))?;
         let containers = ContainerStore::open(options.root.join("containers"))?;
         let networks = net::open_networks(&options.root)?;
@@ -70,7 +80,13 @@ impl Engine {
             store,
             containers,
             networks,
+            userns,
         })
+    }
+
+    /// The user namespace maps of an ordinary user's engine; `None` for root.
+    pub fn userns(&self) -> Option<&IdMaps> {
+        self.userns.as_ref()
     }
 
     /// The image store.
@@ -87,4 +103,24 @@ impl Engine {
     pub fn registry(&self) -> Result<Client> {
         Ok(Client::new(self.options.registry.clone())?)
     }
+}
+
+/// Checks, before anything is made, what an ordinary user's engine needs
+/// (subordinate ids, `newuidmap` and `newgidmap`, directories of the
+/// user's own), and has layers unpacked and removed in the user namespace.
+fn open_rootless(options: &EngineOptions) -> Result<IdMaps> {
+    let maps = rootless::id_maps()?;
+    let (newuidmap, newgidmap) = rootless::map_helpers()?;
+    let exe =
+        std::env::current_exe().map_err(|e| Error::Io("finding skiff's own binary".into(), e))?;
+    for dir in [&options.root, &options.runroot] {
+        rootless::own_dir(dir)?;
+    }
+    skiff_image::userns::enable(skiff_image::userns::Helper {
+        exe,
+        maps: maps.clone(),
+        newuidmap,
+        newgidmap,
+    });
+    Ok(maps)
 }

@@ -27,6 +27,15 @@ pub enum Mode {
     Networks(Vec<String>),
 }
 
+/// The network a container gets without `--network`: the default bridge
+/// network for root; for an ordinary user, who may make no links, the host's.
+pub fn default_network() -> String {
+    match crate::rootless::active() {
+        true => "host".into(),
+        false => "bridge".into(),
+    }
+}
+
 /// The mode that `--network VALUE` and later connects give.
 pub fn mode(config: &ContainerConfig) -> Mode {
     match config.network.as_str() {
@@ -376,12 +385,22 @@ impl Engine {
 
     /// `network create`.
     pub fn create_network(&self, opts: &NetworkOptions) -> Result<NetworkConfig> {
+        if self.userns().is_some() {
+            return Err(Error::Invalid(
+                "network create: bridge networks need root (links, bridges and nftables \
+                 rules on the host); an ordinary user's containers take --network none or host"
+                    .into(),
+            ));
+        }
         self.networks.create(opts).map_err(net_err)
     }
 
-    /// `network ls`: every network, the default one included.
+    /// `network ls`: every network, the default one included (for root:
+    /// an ordinary user has none, and claims no subnet for one).
     pub fn list_networks(&self) -> Result<Vec<NetworkConfig>> {
-        self.networks.ensure_default().map_err(net_err)?;
+        if self.userns().is_none() {
+            self.networks.ensure_default().map_err(net_err)?;
+        }
         self.networks.list().map_err(net_err)
     }
 

@@ -16,6 +16,7 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod unpack;
+pub mod userns;
 
 pub use digest::{Digest, DigestWriter};
 pub use error::{Error, Result};

@@ -27,17 +27,51 @@ pub fn overlay_options(
     upper: &Path,
     work: &Path,
 ) -> Result<String> {
+    options(store, chain_ids, upper, work, false)
+}
+
+/// The overlay mount options for a mount made in a user namespace by
+/// another process (an ordinary user's container, whose runtime mounts its
+/// root in the container's own namespaces): the layers' short names made
+/// absolute, as that process works in another directory, and `userxattr`,
+/// as a user namespace keeps overlay's attributes under `user.overlay.`.
+pub fn userns_overlay_options(
+    store: &Store,
+    chain_ids: &[Digest],
+    upper: &Path,
+    work: &Path,
+) -> Result<String> {
+    options(store, chain_ids, upper, work, true)
+}
+
+fn options(
+    store: &Store,
+    chain_ids: &[Digest],
+    upper: &Path,
+    work: &Path,
+    userns: bool,
+) -> Result<String> {
     if chain_ids.is_empty() {
         return Err(Error::Other(
             "an image without layers has no root filesystem".into(),
         ));
     }
-    let options = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        store.lowerdir(chain_ids)?,
+    let mut lower = store.lowerdir(chain_ids)?;
+    if userns {
+        let absolute: Vec<String> = lower
+            .split(':')
+            .map(|name| store.root().join(name).display().to_string())
+            .collect();
+        lower = absolute.join(":");
+    }
+    let mut options = format!(
+        "lowerdir={lower},upperdir={},workdir={}",
         upper.display(),
         work.display()
     );
+    if userns {
+        options.push_str(",userxattr");
+    }
     if options.len() > MAX_OPTIONS {
         return Err(Error::Other(format!(
             "overlay options for {} layers are {} bytes, more than the {MAX_OPTIONS} mount(2) takes",

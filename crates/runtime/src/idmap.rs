@@ -48,6 +48,14 @@ impl Kind {
         }
     }
 
+    /// The environment variable that names the helper's path.
+    fn helper_env(self) -> &'static str {
+        match self {
+            Kind::Uid => HELPER_ENV[0],
+            Kind::Gid => HELPER_ENV[1],
+        }
+    }
+
     /// The caller's own id of this kind.
     fn own(self) -> u32 {
         match self {
@@ -73,13 +81,29 @@ fn writable_directly(maps: &[LinuxIdMapping], kind: Kind) -> bool {
         || matches!(maps, [m] if m.host_id() == kind.own() && m.size() == 1)
 }
 
-/// The helper that writes `kind`'s map, found through `PATH` (then `/usr/bin`).
+/// The environment variables that name `newuidmap` and `newgidmap`
+/// (instead of looking for them).
+pub const HELPER_ENV: [&str; 2] = ["SKIFF_NEWUIDMAP", "SKIFF_NEWGIDMAP"];
+
+/// The helper that writes `kind`'s map: the file its environment variable
+/// names, else found through `PATH` (then `/usr/bin`).
 fn find_helper(kind: Kind) -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os(kind.helper_env()).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(named)).filter(|p| p.is_file());
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/bin")])
         .map(|dir| dir.join(kind.helper()))
         .find(|p| p.is_file())
+}
+
+/// `newuidmap` and `newgidmap` as the runtime finds them (see
+/// [`HELPER_ENV`]); `Err` names the one missing.
+pub fn helpers() -> std::result::Result<(PathBuf, PathBuf), &'static str> {
+    let uid = find_helper(Kind::Uid).ok_or(Kind::Uid.helper())?;
+    let gid = find_helper(Kind::Gid).ok_or(Kind::Gid.helper())?;
+    Ok((uid, gid))
 }
 
 /// Check, before anything is made, that the maps can be written: an ordinary

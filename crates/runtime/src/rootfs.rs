@@ -50,11 +50,15 @@ pub fn prepare(s: &Setup) -> Result<()> {
         None::<&str>,
     )
     .ctx(|| format!("bind mount the rootfs {}", s.rootfs.display()))?;
+    let mounts = s.spec.mounts().as_deref().unwrap_or_default();
+    let is_root = |m: &&Mount| m.destination() == Path::new("/");
+    for m in mounts.iter().filter(is_root) {
+        mount_over_root(s, m)?;
+    }
     let root: OwnedFd = File::open(s.rootfs)
         .ctx(|| format!("open rootfs {}", s.rootfs.display()))?
         .into();
-    let mounts = s.spec.mounts().as_deref().unwrap_or_default();
-    for m in mounts {
+    for m in mounts.iter().filter(|m| !is_root(m)) {
         mount_entry(s, &root, m)?;
     }
     let dev_bound = mounts
@@ -74,6 +78,30 @@ pub fn prepare(s: &Setup) -> Result<()> {
         devices::create(&root, &devices::from_spec(d)?, s.userns)?;
     }
     Ok(())
+}
+
+/// A mount whose destination is `/` (an engine's overlay of image layers)
+/// goes on the root filesystem itself before every other mount, made here in
+/// the container's own mount namespace: an ordinary user may mount an
+/// overlay only in a user namespace that owns the mount namespace.
+fn mount_over_root(s: &Setup, m: &Mount) -> Result<()> {
+    let o = parse(m);
+    let fstype = m.typ().as_deref().unwrap_or("none");
+    if o.bind {
+        return Err(Error::Spec(
+            "a mount on / must be a file system (an overlay), not a bind".into(),
+        ));
+    }
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
+    let data = o.data.join(",");
+    mount(
+        Some(&source),
+        s.rootfs,
+        Some(fstype),
+        o.flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    )
+    .ctx(|| format!("mount {fstype} on the rootfs {}", s.rootfs.display()))
 }
 
 fn parse(m: &Mount) -> MountOptions {

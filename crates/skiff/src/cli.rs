@@ -8,21 +8,13 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "skiff", version, about)]
 pub struct Cli {
-    /// Where images, containers and volumes are stored.
-    #[arg(
-        long,
-        global = true,
-        env = "SKIFF_ROOT",
-        default_value = "/var/lib/skiff"
-    )]
+    /// Where images, containers and volumes are stored (root's default is
+    /// /var/lib/skiff, another user's ~/.local/share/skiff).
+    #[arg(long, global = true, env = "SKIFF_ROOT", default_value_os_t = skiff_engine::rootless::default_root())]
     pub root: PathBuf,
-    /// Where run state is kept.
-    #[arg(
-        long,
-        global = true,
-        env = "SKIFF_RUNROOT",
-        default_value = "/run/skiff"
-    )]
+    /// Where run state is kept (root's default is /run/skiff, another
+    /// user's $XDG_RUNTIME_DIR/skiff).
+    #[arg(long, global = true, env = "SKIFF_RUNROOT", default_value_os_t = skiff_engine::rootless::default_runroot())]
     pub runroot: PathBuf,
     /// Registry credentials (Docker's config.json format).
     #[arg(long, global = true, env = "SKIFF_AUTHFILE")]
@@ -541,8 +533,9 @@ pub struct RunArgs {
     /// A label: KEY=VALUE.
     #[arg(short, long)]
     pub label: Vec<String>,
-    /// Network: bridge (the default network), none, host, container:ID, or a network's name.
-    #[arg(long = "network", alias = "net", default_value = "bridge")]
+    /// Network: bridge (the default network), none, host, container:ID, or a network's name
+    /// (an ordinary user's containers take none, host or container:ID; host by default).
+    #[arg(long = "network", alias = "net", default_value_t = skiff_engine::net::default_network())]
     pub network: String,
     /// Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], ranges allowed.
     #[arg(short, long)]

@@ -89,6 +89,9 @@ impl Engine {
         let defaults = image_config.config.unwrap_or_default();
         let config = merge(opts, &defaults, image.id.to_string())?;
         validate(&config)?;
+        if self.userns().is_some() {
+            crate::rootless::check_container(&config)?;
+        }
         self.validate_net(&config)?;
         for m in config.mounts.iter().filter(|m| m.kind == "volume") {
             self.ensure_volume(&m.source)?;

@@ -11,7 +11,7 @@ use skiff_runtime::foreground;
 
 use super::driver::exec_failure_code;
 use super::record::Status;
-use super::{rootfs, user};
+use super::user;
 use crate::{Engine, Error, Result};
 
 /// What `exec` was asked for.
@@ -48,7 +48,7 @@ impl Engine {
         }
         let id = &view.config.id;
         let identity = match &opts.user {
-            Some(u) => Some(user::resolve(&rootfs::target(&self.containers.dir(id)), u)?),
+            Some(u) => Some(user::resolve(&self.running_root(id, view.state.pid), u)?),
             None => None,
         };
         let flags = ProcessFlags {

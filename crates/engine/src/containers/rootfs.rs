@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use skiff_image::overlay::mount_overlay;
+use skiff_image::overlay::{mount_overlay, userns_overlay_options};
 use skiff_image::store::{create_dir_all, Store};
 
 use crate::{Error, Result};
@@ -16,11 +16,7 @@ pub fn target(dir: &Path) -> PathBuf {
 
 /// Mounts the overlay of image `image_id` for the container in `dir`.
 pub fn mount(store: &Store, image_id: &str, dir: &Path) -> Result<PathBuf> {
-    let image = store.resolve(image_id).map_err(|_| {
-        Error::NotFound(format!(
-            "the container's image {image_id} is no longer in the store"
-        ))
-    })?;
+    let image = image_of(store, image_id)?;
     let target = target(dir);
     for sub in [dir.join("upper"), dir.join("work"), target.clone()] {
         create_dir_all(&sub)?;
@@ -36,6 +32,40 @@ pub fn mount(store: &Store, image_id: &str, dir: &Path) -> Result<PathBuf> {
         &target,
     )?;
     Ok(target)
+}
+
+/// The overlay mount options of an ordinary user's container in `dir`,
+/// whose root its runtime mounts inside the container's own user and mount
+/// namespaces (an overlay the user may mount nowhere else); makes the
+/// upper, work and mount point directories.
+pub fn userns_options(store: &Store, image_id: &str, dir: &Path) -> Result<String> {
+    let image = image_of(store, image_id)?;
+    for sub in [dir.join("upper"), dir.join("work"), target(dir)] {
+        create_dir_all(&sub)?;
+    }
+    Ok(userns_overlay_options(
+        store,
+        &image.chain_ids(),
+        &dir.join("upper"),
+        &dir.join("work"),
+    )?)
+}
+
+/// The directories the container's root merges, top first: its upper
+/// directory, then the image's layers from the top down.
+pub fn layer_dirs(store: &Store, image_id: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+    let image = image_of(store, image_id)?;
+    let mut dirs = vec![dir.join("upper")];
+    dirs.extend(image.chain_ids().iter().rev().map(|c| store.layer_diff(c)));
+    Ok(dirs)
+}
+
+fn image_of(store: &Store, image_id: &str) -> Result<skiff_image::store::ImageRecord> {
+    store.resolve(image_id).map_err(|_| {
+        Error::NotFound(format!(
+            "the container's image {image_id} is no longer in the store"
+        ))
+    })
 }
 
 /// Unmounts the container's root filesystem if it is mounted.

@@ -42,18 +42,35 @@ pub struct Running {
 pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     let config = engine.containers.config(id)?;
     let dir = engine.containers.dir(id);
-    let root = {
+    // An ordinary user's container has its root mounted by the runtime, in
+    // its own namespaces: the overlay's options go into the spec.
+    let overlay = {
         let _lock = engine.containers.lock(id)?;
         let mut state = engine.containers.state(id)?;
-        let root = rootfs::mount(engine.store(), &config.image_id, &dir)?;
-        state.rootfs_mounted = Some(root.clone());
+        let overlay = match engine.userns() {
+            Some(_) => Some(rootfs::userns_options(
+                engine.store(),
+                &config.image_id,
+                &dir,
+            )?),
+            None => {
+                state.rootfs_mounted = Some(rootfs::mount(engine.store(), &config.image_id, &dir)?);
+                None
+            }
+        };
         state.monitor_pid = std::process::id() as i32;
         state.monitor_start = skiff_runtime::state::proc_stat(state.monitor_pid).map_or(0, |s| s.1);
         engine.containers.save_state(id, &state)?;
-        root
+        overlay
     };
     engine.write_net_files(&config, &[])?;
-    let identity = user::resolve(&root, &config.user)?;
+    let identity = match &overlay {
+        Some(_) => user::resolve_in_layers(
+            &rootfs::layer_dirs(engine.store(), &config.image_id, &dir)?,
+            &config.user,
+        )?,
+        None => user::resolve(&rootfs::target(&dir), &config.user)?,
+    };
     let volume_path = |name: &str| engine.volume_path(name);
     let init = match config.init {
         true => Some(super::init_binary::ensure(&engine.options.root)?),
@@ -70,6 +87,10 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
         volume_path: &volume_path,
         netns: engine.joined_netns(&config)?,
         init,
+        userns: engine
+            .userns()
+            .zip(overlay)
+            .map(|(maps, overlay)| spec::UsernsRoot { maps, overlay }),
     };
     let spec = spec::build(&config, &inputs)?;
     let bundle = dir.join("bundle");

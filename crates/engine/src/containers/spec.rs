@@ -10,7 +10,8 @@ use skiff_runtime::security_defaults::{self, CAPABILITIES, MASKED_PATHS, READONL
 
 use super::record::{ContainerConfig, MountSpec};
 use super::user::Identity;
-use crate::{Error, Result};
+use crate::{rootless, Error, Result};
+use skiff_image::userns::IdMaps;
 
 /// Where a container's cgroup goes, under every hierarchy.
 pub const CGROUP_PARENT: &str = "/skiff";
@@ -32,6 +33,17 @@ pub struct SpecInputs<'a> {
     pub netns: Option<String>,
     /// skiff's init on the host, for `--init`.
     pub init: Option<std::path::PathBuf>,
+    /// An ordinary user's container: its user namespace and root overlay.
+    pub userns: Option<UsernsRoot<'a>>,
+}
+
+/// What an ordinary user's container gets: a user namespace with the user's
+/// maps, and its root overlay mounted by the runtime inside it.
+pub struct UsernsRoot<'a> {
+    /// The uid and gid maps.
+    pub maps: &'a IdMaps,
+    /// The overlay's mount options.
+    pub overlay: String,
 }
 
 /// Builds the spec.
@@ -42,8 +54,29 @@ pub fn build(c: &ContainerConfig, inputs: &SpecInputs<'_>) -> Result<Value> {
     spec["hostname"] = json!(c.hostname);
     set_mounts(&mut spec, c, inputs)?;
     set_linux(&mut spec, c, inputs)?;
+    if let Some(userns) = &inputs.userns {
+        set_userns(&mut spec, userns);
+    }
     spec["annotations"] = json!({"org.skiff.container.name": c.name});
     Ok(spec)
+}
+
+/// A user namespace of the user's maps, and the root overlay as the first
+/// mount (on `/`), which the runtime makes in the container's namespaces.
+fn set_userns(spec: &mut Value, userns: &UsernsRoot<'_>) {
+    let linux = &mut spec["linux"];
+    if let Some(ns) = linux["namespaces"].as_array_mut() {
+        ns.push(json!({"type": "user"}));
+    }
+    linux["uidMappings"] = rootless::spec_mappings(&userns.maps.uids);
+    linux["gidMappings"] = rootless::spec_mappings(&userns.maps.gids);
+    let options: Vec<&str> = userns.overlay.split(',').collect();
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        mounts.insert(
+            0,
+            json!({"destination": "/", "type": "overlay", "source": "overlay", "options": options}),
+        );
+    }
 }
 
 fn set_process(spec: &mut Value, c: &ContainerConfig, inputs: &SpecInputs<'_>) -> Result<()> {

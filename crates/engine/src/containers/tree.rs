@@ -152,6 +152,19 @@ impl crate::Engine {
             s.rootfs_mounted.is_some()
                 && matches!(s.status, super::Status::Running | super::Status::Paused)
         };
+        if self.userns().is_some() {
+            // An ordinary user's container has its root mounted only in its
+            // own namespaces, where it is reached through its init.
+            let state = self.live_state(&id)?;
+            if !matches!(state.status, super::Status::Running | super::Status::Paused) {
+                return Err(Error::Conflict(format!(
+                    "container {what} is {}: an ordinary user's container has its files \
+                     mounted only while it runs; start it first",
+                    state.status
+                )));
+            }
+            return f(&open_root(&self.running_root(&id, state.pid))?);
+        }
         if running(&self.live_state(&id)?) {
             return f(&open_root(&super::rootfs::target(&dir))?);
         }
@@ -164,6 +177,18 @@ impl crate::Engine {
         let result = open_root(&target).and_then(|root| f(&root));
         super::rootfs::unmount(&dir)?;
         result
+    }
+}
+
+impl crate::Engine {
+    /// Where a running container's root filesystem is seen from the host:
+    /// its mount point, or for an ordinary user's container (mounted only in
+    /// its own namespaces) its init's root.
+    pub(crate) fn running_root(&self, id: &str, pid: i32) -> std::path::PathBuf {
+        match self.userns() {
+            Some(_) => std::path::PathBuf::from(format!("/proc/{pid}/root")),
+            None => super::rootfs::target(&self.containers.dir(id)),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use skiff_runtime::resolve::openat_in_root;
 
@@ -28,11 +28,24 @@ pub struct Identity {
 /// Resolves `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`) in the
 /// root filesystem at `rootfs`.
 pub fn resolve(rootfs: &Path, spec: &str) -> Result<Identity> {
-    let root =
-        File::open(rootfs).map_err(|e| Error::Io(format!("opening {}", rootfs.display()), e))?;
-    let root = OwnedFd::from(root);
-    let passwd = read_in_root(&root, "etc/passwd");
-    let group = read_in_root(&root, "etc/group");
+    resolve_in_layers(&[rootfs.to_path_buf()], spec)
+}
+
+/// Resolves `spec` in the directories an overlay would merge, top first (an
+/// ordinary user's container, whose root is mounted only in its own
+/// namespaces): each file is read from the highest directory that has it,
+/// and a whiteout there means the file is gone.
+pub fn resolve_in_layers(dirs: &[PathBuf], spec: &str) -> Result<Identity> {
+    let roots = dirs
+        .iter()
+        .map(|dir| {
+            File::open(dir)
+                .map(OwnedFd::from)
+                .map_err(|e| Error::Io(format!("opening {}", dir.display()), e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let passwd = read_in_layers(&roots, "etc/passwd");
+    let group = read_in_layers(&roots, "etc/group");
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -98,18 +111,22 @@ fn memberships(group: &str, user: &str, primary: u32) -> Vec<u32> {
         .collect()
 }
 
-/// A file's text inside the root, or "" if it is missing or unreadable.
-fn read_in_root(root: &OwnedFd, path: &str) -> String {
-    let Ok(fd) = openat_in_root(
-        root.as_raw_fd(),
-        Path::new(path),
-        libc::O_RDONLY | libc::O_CLOEXEC,
-    ) else {
-        return String::new();
-    };
-    let mut text = String::new();
-    let _ = File::from(fd).take(1 << 20).read_to_string(&mut text);
-    text
+/// A file's text in the highest of `roots` that has it, or "" if it is
+/// missing, whited out (a device node that does not open) or unreadable.
+fn read_in_layers(roots: &[OwnedFd], path: &str) -> String {
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    for root in roots {
+        match openat_in_root(root.as_raw_fd(), Path::new(path), flags) {
+            Ok(fd) => {
+                let mut text = String::new();
+                let _ = File::from(fd).take(1 << 20).read_to_string(&mut text);
+                return text;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => break,
+        }
+    }
+    String::new()
 }
 
 #[cfg(test)]

@@ -77,7 +77,22 @@ pub fn random_name() -> String {
 }
 
 /// Removes a file or a directory tree; what is already gone is not an error.
+/// In an ordinary user's store, a tree holding what other ids of the user's
+/// namespace own is removed from inside that namespace
+/// ([`crate::userns`]).
 pub fn remove_all(path: &Path) -> Result<()> {
+    match (remove_here(path), crate::userns::helper()) {
+        (Err(Error::Io { source, .. }), Some(helper))
+            if source.kind() == io::ErrorKind::PermissionDenied =>
+        {
+            helper.remove(path)
+        }
+        (result, _) => result,
+    }
+}
+
+/// [`remove_all`] with this process's own permissions.
+pub(crate) fn remove_here(path: &Path) -> Result<()> {
     let result = match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path),
         Ok(_) => fs::remove_file(path),

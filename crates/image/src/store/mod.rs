@@ -17,7 +17,7 @@
 //! `layers/<hex>.lock`.
 
 mod blobs;
-mod fsutil;
+pub(crate) mod fsutil;
 mod images;
 mod layers;
 mod refs;

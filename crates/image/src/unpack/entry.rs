@@ -13,7 +13,7 @@ use super::meta::{failed, Meta};
 use super::name::LayerPath;
 use super::reader::{quote, Entry};
 use super::sys::{self, Mtime};
-use super::whiteout::{self, Whiteout, OPAQUE_XATTR};
+use super::whiteout::{self, opaque_xattr, Whiteout};
 
 /// A directory whose time is set once the layer is complete: creating its
 /// contents would change it again.
@@ -77,6 +77,8 @@ impl Layer {
             EntryType::Directory => self.dir(&parent, &path, &meta),
             EntryType::Symlink => symlink(&parent, base, entry, &meta),
             EntryType::Link => self.hardlink(&parent, base, &path, entry),
+            // Only the initial user namespace's root may make device nodes.
+            EntryType::Char | EntryType::Block if crate::userns::in_user_namespace() => Ok(()),
             EntryType::Char => node(&parent, base, libc::S_IFCHR, entry, &meta),
             EntryType::Block => node(&parent, base, libc::S_IFBLK, entry, &meta),
             EntryType::Fifo => node(&parent, base, libc::S_IFIFO, entry, &meta),
@@ -170,7 +172,7 @@ impl Layer {
             .map_err(failed("opening the directory"))?;
         meta.set_on(&fd)?;
         if opaque {
-            sys::fsetxattr(&fd, OPAQUE_XATTR, b"y").map_err(failed("making it opaque"))?;
+            sys::fsetxattr(&fd, opaque_xattr(), b"y").map_err(failed("making it opaque"))?;
         }
         let ino = sys::fstat(&fd)
             .map_err(failed("reading the directory"))?
@@ -221,7 +223,7 @@ impl Layer {
         let dir = self.ensure_dir(&path.parent())?;
         let name = match w {
             Whiteout::Opaque => {
-                return sys::fsetxattr(&dir, OPAQUE_XATTR, b"y")
+                return sys::fsetxattr(&dir, opaque_xattr(), b"y")
                     .map_err(failed("making the directory opaque"));
             }
             Whiteout::Remove(name) => CString::new(name).expect("a name component holds no NUL"),
@@ -233,7 +235,7 @@ impl Layer {
             Some(st) if is_dir(&st) => {
                 let fd = sys::openat(&dir, &name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
                     .map_err(failed("opening the whited-out directory"))?;
-                sys::fsetxattr(&fd, OPAQUE_XATTR, b"y").map_err(failed("making it opaque"))
+                sys::fsetxattr(&fd, opaque_xattr(), b"y").map_err(failed("making it opaque"))
             }
             Some(_) => Ok(()),
         }

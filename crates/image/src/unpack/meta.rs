@@ -56,7 +56,7 @@ impl Meta {
     /// Owner, mode and xattrs on an open file or directory; the time is the
     /// caller's (directories get theirs after their contents).
     pub(crate) fn set_on(&self, fd: &OwnedFd) -> Result<(), String> {
-        sys::fchown(fd, self.uid, self.gid).map_err(failed("setting the owner"))?;
+        sys::fchown(fd, self.uid, self.gid).map_err(self.chown_failed())?;
         sys::fchmod(fd, self.mode).map_err(failed("setting the mode"))?;
         for (key, value) in &self.xattrs {
             sys::fsetxattr(fd, key, value).map_err(xattr_failed(key))?;
@@ -68,7 +68,7 @@ impl Meta {
     /// (symlink, device, fifo). Symlinks have no mode of their own, so
     /// `chmod` is false for them.
     pub(crate) fn set_at(&self, dir: &OwnedFd, name: &CStr, chmod: bool) -> Result<(), String> {
-        sys::lchownat(dir, name, self.uid, self.gid).map_err(failed("setting the owner"))?;
+        sys::lchownat(dir, name, self.uid, self.gid).map_err(self.chown_failed())?;
         if chmod {
             sys::fchmodat(dir, name, self.mode).map_err(failed("setting the mode"))?;
         }
@@ -76,6 +76,21 @@ impl Meta {
             sys::lsetxattrat(dir, name, key, value).map_err(xattr_failed(key))?;
         }
         sys::lutimensat(dir, name, self.mtime).map_err(failed("setting the time"))
+    }
+}
+
+impl Meta {
+    /// Why setting the owner failed: in a user namespace, EINVAL means the
+    /// entry's ids are not mapped there.
+    fn chown_failed(&self) -> impl Fn(io::Error) -> String + '_ {
+        move |e| match e.raw_os_error() {
+            Some(libc::EINVAL) if crate::userns::in_user_namespace() => format!(
+                "uid {} or gid {} is not mapped in the user namespace: /etc/subuid and \
+                 /etc/subgid give the user too few ids for this image",
+                self.uid, self.gid
+            ),
+            _ => format!("setting the owner: {e}"),
+        }
     }
 }
 

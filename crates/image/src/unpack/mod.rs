@@ -57,7 +57,11 @@
 //!
 //! Every error names the tar entry. On error `dest` is left as it is, half
 //! filled: the caller (the store) removes the directory. Device nodes need
-//! root: unprivileged, they fail with an error that says so.
+//! root: unprivileged, they fail with an error that says so. In a user
+//! namespace (an ordinary user's store, see [`crate::userns`]) they are
+//! skipped, as Docker and Podman skip them, and opaque directories are
+//! marked `user.overlay.opaque`, which an overlay mounted with `userxattr`
+//! reads.
 
 mod decompress;
 mod entry;
@@ -98,7 +102,22 @@ pub struct UnpackStats {
 /// The returned diff_id is computed, not checked: the caller compares it with
 /// the image configuration's. On error `dest` is left half filled for the
 /// caller to remove.
+///
+/// Once [`crate::userns::enable`]d, the layer unpacks in the user
+/// namespace helper instead of this process.
 pub fn unpack_layer(blob: impl Read, compression: Compression, dest: &Path) -> Result<UnpackStats> {
+    match crate::userns::helper() {
+        Some(helper) => helper.unpack(blob, compression, dest),
+        None => unpack_here(blob, compression, dest),
+    }
+}
+
+/// [`unpack_layer`] in this process.
+pub(crate) fn unpack_here(
+    blob: impl Read,
+    compression: Compression,
+    dest: &Path,
+) -> Result<UnpackStats> {
     let root =
         sys::open_dir(dest).map_err(|e| Error::io("opening the layer directory", dest, e))?;
     let stream = decoder(blob, compression).map_err(|e| unpack_error("(start of the layer)", e))?;

@@ -9,8 +9,16 @@ const OPAQUE: &[u8] = b".wh..wh..opq";
 /// The prefix of AUFS metadata names, which the OCI spec does not define.
 const META_PREFIX: &[u8] = b".wh..wh.";
 
-/// The xattr that makes an overlay directory opaque.
-pub(crate) const OPAQUE_XATTR: &CStr = c"trusted.overlay.opaque";
+/// The xattr that makes an overlay directory opaque: `trusted.overlay.opaque`,
+/// or in a user namespace (where only `user.` xattrs may be set, and the
+/// overlay is mounted with `userxattr`) `user.overlay.opaque`.
+pub(crate) fn opaque_xattr() -> &'static CStr {
+    if crate::userns::in_user_namespace() {
+        c"user.overlay.opaque"
+    } else {
+        c"trusted.overlay.opaque"
+    }
+}
 
 /// What a whiteout entry asks for.
 #[derive(Debug, PartialEq, Eq)]

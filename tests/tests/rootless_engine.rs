@@ -1,0 +1,311 @@
+//! The engine run by an ordinary user ("rootless"): each test makes a user of
+//! its own with `useradd` (which gives it 65536 subordinate uids and gids),
+//! and drives `skiff` as that user through `setpriv`, with its store in its
+//! home (`~/.local/share/skiff`) and its run state in its `XDG_RUNTIME_DIR`.
+//! The user, its home, its subordinate ranges and its processes are removed
+//! afterwards, even when the test fails.
+
+use std::fs;
+use std::os::unix::fs::{chown, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use skiff_e2e::registry::Registry;
+use skiff_e2e::{
+    account_tool, assert_ok, busybox_rootfs, cgroup_dirs, run, skiff_binary, tar_dir, text, Input,
+    Ran, Skiff, User,
+};
+
+/// `skiff args...` as `user`, with `env` added to its clean environment.
+fn skiff_as(user: &User, env: &[(&str, &str)], args: &[&str]) -> Ran {
+    let mut cmd = user.command(true, &skiff_binary(), args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd, Input::Null)
+}
+
+/// `skiff args...` as `user`, which must succeed; its stdout.
+#[track_caller]
+fn ok(user: &User, args: &[&str]) -> String {
+    let ran = skiff_as(user, &[], args);
+    ran.ok();
+    ran.stdout
+}
+
+/// The user's store and run state, where the engine puts them by default.
+fn store(user: &User) -> PathBuf {
+    user.home.join(".local/share/skiff")
+}
+
+/// A busybox root filesystem tarball in the user's home, whose `/var/www`
+/// belongs to uid and gid 1000; imported as `busybox`.
+fn import_busybox(user: &User) {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let rootfs = busybox_rootfs(scratch.path());
+    let tar = user.home.join("rootfs.tar");
+    tar_dir(&rootfs, &tar);
+    // tar_dir writes every owner as 0: add an entry of uid 1000.
+    let www = scratch.path().join("www");
+    fs::create_dir_all(www.join("var/www")).expect("mkdir www");
+    chown(www.join("var/www"), Some(1000), Some(1000)).expect("chown www");
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(&www)
+        .arg("-rf")
+        .arg(&tar)
+        .arg("./var/www")
+        .output()
+        .expect("tar -r");
+    assert_ok(&out, "tar -r");
+    chown(&tar, Some(user.uid), Some(user.gid)).expect("chown rootfs.tar");
+    ok(user, &["import", tar.to_str().expect("utf-8"), "busybox"]);
+}
+
+/// Host mounts whose mount point is under the user's home.
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let table = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let dir = dir.to_str().expect("utf-8");
+    table
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(4)
+                .is_some_and(|m| m.starts_with(dir))
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// Files the user owns in the host-wide places skiff uses as root.
+fn files_outside(user: &User) -> Vec<String> {
+    let out = Command::new("find")
+        .args(["/run", "/var/lib", "/tmp", "/dev/shm", "-xdev", "-uid"])
+        .arg(user.uid.to_string())
+        .output()
+        .expect("find");
+    text(&out.stdout).lines().map(String::from).collect()
+}
+
+#[test]
+fn import_and_run_as_root_inside_the_users_namespace() {
+    let user = User::new("eng");
+    let (subuid, count) = user.subordinate("/etc/subuid");
+    let (subgid, _) = user.subordinate("/etc/subgid");
+    import_busybox(&user);
+    // Layer files are owned by the ids they have inside, as the host sees them.
+    let layers = store(&user).join("image/layers");
+    let layer = fs::read_dir(&layers)
+        .expect("layers")
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .expect("one layer")
+        .path();
+    let meta = |p: &Path| fs::metadata(p).expect("stat");
+    let www = meta(&layer.join("diff/var/www"));
+    assert_eq!((www.uid(), www.gid()), (subuid + 999, subgid + 999));
+    let bin = meta(&layer.join("diff/bin/busybox"));
+    assert_eq!((bin.uid(), bin.gid()), (user.uid, user.gid));
+
+    let id = ok(&user, &["run", "--rm", "busybox", "id"]);
+    assert!(id.starts_with("uid=0(root) gid=0(root)"), "{id}");
+    let map = ok(
+        &user,
+        &["run", "--rm", "busybox", "cat", "/proc/self/uid_map"],
+    );
+    let rows: Vec<Vec<&str>> = map
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (uid, sub, n) = (user.uid.to_string(), subuid.to_string(), count.to_string());
+    assert_eq!(rows, vec![vec!["0", &uid, "1"], vec!["1", &sub, &n]]);
+
+    // A file written to a bind-mounted directory belongs to the user, or to
+    // the subordinate id that the container's uid 1000 is.
+    let data = user.home.join("data");
+    fs::create_dir(&data).expect("mkdir data");
+    chown(&data, Some(user.uid), Some(user.gid)).expect("chown data");
+    let bind = format!("{}:/data", data.display());
+    let script = "echo hi > /data/f && mkdir /data/d && chown 1000:1000 /data/d";
+    ok(
+        &user,
+        &["run", "--rm", "-v", &bind, "busybox", "sh", "-c", script],
+    );
+    let f = meta(&data.join("f"));
+    assert_eq!((f.uid(), f.gid()), (user.uid, user.gid));
+    let d = meta(&data.join("d"));
+    assert_eq!((d.uid(), d.gid()), (subuid + 999, subgid + 999));
+
+    // --network none: only lo; the default (host) sees the host's links.
+    let links = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        all.extend(["busybox", "ls", "/sys/class/net"]);
+        let mut names: Vec<String> = ok(&user, &all)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(links(&["--network", "none"]), ["lo"]);
+    let mut host: Vec<String> = fs::read_dir("/sys/class/net")
+        .expect("host links")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let seen = links(&[]);
+    assert!(
+        seen.contains(&"lo".to_string()) && seen.len() > 1,
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|l| host.contains(l)),
+        "{seen:?} vs {host:?}"
+    );
+
+    // Removing the image removes layers whose files belong to subordinate ids.
+    ok(&user, &["rmi", "busybox"]);
+    assert_eq!(fs::read_dir(&layers).expect("layers").count(), 0);
+    assert!(user.xdg_runtime_dir().join("skiff").is_dir());
+    assert!(mounts_under(&user.home).is_empty());
+    assert!(
+        files_outside(&user).is_empty(),
+        "{:?}",
+        files_outside(&user)
+    );
+}
+
+#[test]
+fn detached_logs_exec_stop_and_rm() {
+    let user = User::new("det");
+    import_busybox(&user);
+    let script = "echo started; trap 'exit 3' TERM; while true; do sleep 0.1; done";
+    let id = ok(
+        &user,
+        &["run", "-d", "--name", "web", "busybox", "sh", "-c", script],
+    );
+    let id = id.trim();
+    skiff_e2e::wait_until("the container's output", || {
+        skiff_as(&user, &[], &["logs", "web"])
+            .stdout
+            .contains("started")
+    });
+    let ps = ok(&user, &["ps"]);
+    assert!(ps.contains("web") && ps.contains("Up"), "{ps}");
+    let inside = ok(&user, &["exec", "web", "id"]);
+    assert!(inside.starts_with("uid=0(root)"), "{inside}");
+    let nobody = ok(&user, &["exec", "-u", "nobody", "web", "id", "-u"]);
+    assert_eq!(nobody.trim(), "65534");
+    // No cgroup was made for it, and its root is mounted only in its own
+    // mount namespace.
+    assert!(cgroup_dirs(id).is_empty(), "{:?}", cgroup_dirs(id));
+    assert!(mounts_under(&user.home).is_empty());
+
+    ok(&user, &["stop", "web"]);
+    let state = ok(
+        &user,
+        &[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "web",
+        ],
+    );
+    assert_eq!(state.trim(), "exited 3");
+    ok(&user, &["rm", "web"]);
+    assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+    let containers = store(&user).join("containers");
+    let left: Vec<_> = fs::read_dir(&containers)
+        .expect("containers")
+        .flatten()
+        .filter(|e| e.file_name() != "names")
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(
+        files_outside(&user).is_empty(),
+        "{:?}",
+        files_outside(&user)
+    );
+}
+
+#[test]
+fn pull_from_a_local_registry() {
+    let registry = Registry::start();
+    let root = Skiff::with_busybox();
+    let name = format!("{}/rootless/busybox:1", registry.addr());
+    root.run(&["tag", "busybox", &name]).ok();
+    root.run(&["push", &name]).ok();
+    let user = User::new("pull");
+    ok(&user, &["pull", &name]);
+    let id = ok(&user, &["run", "--rm", &name, "id", "-u"]);
+    assert_eq!(id.trim(), "0");
+}
+
+/// Runs `skiff import` as `user` with `env`: it must fail, say `want`, and
+/// leave no store behind.
+#[track_caller]
+fn refused(user: &User, env: &[(&str, &str)], want: &[&str]) {
+    let tar = user.home.join("none.tar");
+    let ran = skiff_as(user, env, &["import", tar.to_str().expect("utf-8"), "x"]);
+    assert_eq!(ran.code, Some(125), "{}", ran.stderr);
+    for w in want {
+        assert!(ran.stderr.contains(w), "stderr lacks {w:?}: {}", ran.stderr);
+    }
+    assert!(!store(user).exists(), "a store was made");
+    assert!(!user.xdg_runtime_dir().join("skiff").exists());
+}
+
+#[test]
+fn what_a_user_lacks_is_named_with_the_fix() {
+    let user = User::new("bad");
+    refused(
+        &user,
+        &[("SKIFF_NEWUIDMAP", "/nonexistent/newuidmap")],
+        &["newuidmap is not installed", "uidmap"],
+    );
+    let (start, count) = user.subordinate("/etc/subuid");
+    let range = |from: u32, n: u32| format!("{from}-{}", from + n - 1);
+    let usermod = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push(&user.name);
+        assert_ok(&account_tool("usermod", &all), "usermod");
+    };
+    usermod(&["--del-subuids", &range(start, count)]);
+    refused(
+        &user,
+        &[],
+        &[
+            "no subordinate uids in /etc/subuid",
+            "usermod --add-subuids",
+        ],
+    );
+    usermod(&["--add-subuids", &range(start, 1000)]);
+    refused(&user, &[], &["1000 subordinate uids", "too few", "65536"]);
+    // With its range back, what an ordinary user's containers cannot have
+    // is refused before anything is recorded.
+    usermod(&["--del-subuids", &range(start, 1000)]);
+    usermod(&["--add-subuids", &range(start, count)]);
+    import_busybox(&user);
+    for (flags, want) in [
+        (["--network", "bridge"], "bridge networks need root"),
+        (["--runtime", "/usr/sbin/runc"], "skiff's own runtime"),
+    ] {
+        let mut args = vec!["create"];
+        args.extend(flags);
+        args.extend(["busybox", "true"]);
+        let ran = skiff_as(&user, &[], &args);
+        assert_eq!(ran.code, Some(125), "{args:?}");
+        assert!(ran.stderr.contains(want), "{args:?}: {}", ran.stderr);
+    }
+    assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+    let ran = skiff_as(&user, &[], &["network", "create", "mine"]);
+    assert!(
+        ran.stderr.contains("bridge networks need root"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ok(&user, &["network", "ls", "-q"]).trim().is_empty());
+}
