@@ -165,23 +165,19 @@ fn published_ports_answer_on_the_host() {
         socket.send_to(b"ping", ("127.0.0.1", udp_port)).unwrap();
         socket.recv(&mut buf).is_ok_and(|n| &buf[..n] == b"ping")
     });
-    // After the firewall table is gone (a reload), starting a container brings it back.
-    let table = String::from_utf8_lossy(
-        &Command::new("nft")
-            .args(["list", "tables"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .lines()
-    .find(|l| l.contains("skiff_"))
-    .map(|l| l.trim_start_matches("table ").to_string())
-    .expect("the store's table");
-    Command::new("nft")
-        .args(["delete", "table"])
-        .args(table.split_whitespace())
+    // After the firewall table is gone (a reload), starting a container
+    // brings it back. The store's table shares its tag with the default
+    // bridge: sk<tag>0 and skiff_<tag>.
+    let default = skiff.run(&["network", "inspect", "skiff"]);
+    let default: Value = serde_json::from_str(&default.stdout).unwrap();
+    let bridge = default[0]["bridge_name"].as_str().unwrap();
+    let tag = bridge.strip_prefix("sk").and_then(|b| b.strip_suffix('0'));
+    let table = format!("skiff_{}", tag.expect("a store's own bridge name"));
+    assert!(Command::new("nft")
+        .args(["delete", "table", "inet", &table])
         .status()
-        .unwrap();
+        .unwrap()
+        .success());
     skiff.run(&["run", "--rm", "busybox", "true"]).ok();
     wait_http(port, "/", INDEX_PAGE.trim());
 }
