@@ -13,19 +13,35 @@ use crate::error::{Error, Result};
 /// Writes `value` as JSON to `path` atomically: a temporary file beside it,
 /// fsync, rename. A crash leaves the old file or the new one, never half.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| Error::Other(format!("serialising {}: {e}", path.display())))?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &to_json(path, value)?)
+}
+
+fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::Other(format!("serialising {}: {e}", path.display())))
+}
+
+/// Writes `value` as JSON to `path` by a rename over it, without fsync: a
+/// crash leaves the old file or the new one, a power cut possibly an empty
+/// one. For records of what runs, which a power cut ends anyway.
+pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_renamed(path, &to_json(path, value)?, false)
 }
 
 /// Writes `bytes` to `path` atomically (see [`write_json_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_renamed(path, bytes, true)
+}
+
+fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -245,3 +245,15 @@ fn a_released_veth_goes_with_its_namespace() {
     env.store.disconnect(&net.name, "gone").unwrap();
     assert!(!env.link_exists(&b.host_veth));
 }
+
+#[test]
+fn an_endpoints_record_a_power_cut_emptied_reads_as_none() {
+    let mut env = Env::new();
+    let net = env.network(false);
+    let ns = env.netns();
+    connect(&env, &net.name, "before", &ns);
+    let record = env.dir.path().join(format!("ipam/{}.json", net.name));
+    std::fs::write(&record, b"").unwrap();
+    assert!(env.store.endpoints(&net.name).unwrap().endpoints.is_empty());
+    env.store.remove_network(&net.name, true).unwrap();
+}
