@@ -368,6 +368,12 @@ fn slirp4netns_gives_a_network_of_its_own_and_published_ports() {
         Some("nameserver 10.0.2.3"),
         "{resolv}"
     );
+    // The host's loopback is closed to it: 10.0.2.2 is the host, but
+    // 127.0.0.1:PORT there (its own published port) does not answer.
+    let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 10.0.2.2 {port}");
+    let ran = skiff_as(&user, &[], &["exec", "web", "sh", "-c", &get]);
+    assert_ne!(ran.code, Some(0), "{}", ran.stdout);
+    assert!(ran.stderr.contains("unreachable"), "{}", ran.stderr);
     let ports = ok(&user, &["port", "web"]);
     assert_eq!(ports.trim(), format!("80/tcp -> 127.0.0.1:{port}"));
     let network = ok(

@@ -45,7 +45,7 @@ pub fn mode(config: &ContainerConfig) -> Mode {
     match config.network.as_str() {
         "none" => Mode::None,
         "host" => Mode::Host,
-        slirp::NETWORK => Mode::Slirp,
+        other if slirp::Options::of(other).is_some() => Mode::Slirp,
         other => match other.strip_prefix("container:") {
             Some(target) => Mode::Container(target.to_string()),
             None => {
@@ -103,6 +103,7 @@ impl Engine {
                 self.containers.find(&target)?;
             }
             Mode::Slirp => {
+                slirp_options(config)?;
                 slirp::binary()?;
                 slirp::check_ports(&self.port_mappings(config)?)?;
             }
@@ -153,7 +154,8 @@ impl Engine {
             let ports = self.port_mappings(config)?;
             let files = self.slirp_files(&config.id);
             let mac = config.net.mac.as_deref();
-            attachments.push(slirp::start(&files, &namespaces, mac, &ports)?);
+            let options = slirp_options(config)?;
+            attachments.push(slirp::start(&files, &namespaces, options, mac, &ports)?);
         }
         if let Mode::Networks(names) = mode(config) {
             self.networks.ensure_rules().map_err(net_err)?;
@@ -550,6 +552,11 @@ impl Engine {
         self.containers.save_state(&id, &state)?;
         self.write_net_files(&config, &state.networks)
     }
+}
+
+/// The options of a container on slirp4netns.
+fn slirp_options(config: &ContainerConfig) -> Result<slirp::Options> {
+    slirp::Options::of(&config.network).unwrap_or(Ok(slirp::Options::default()))
 }
 
 /// A pid file's pid and start time.

@@ -48,6 +48,43 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const API_TIMEOUT: Duration = Duration::from_secs(5);
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
+/// What `--network slirp4netns:KEY=VALUE,...` sets (Podman's spelling).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `allow_host_loopback=true`: the container reaches the host's
+    /// 127.0.0.1 as 10.0.2.2. Off by default, as Podman has it; UDP replies
+    /// to a client on the host's loopback need it (slirp4netns sends them
+    /// to the host's loopback, which is otherwise closed to the container).
+    pub allow_host_loopback: bool,
+}
+
+impl Options {
+    /// The options in a `--network` value that is `slirp4netns` or
+    /// `slirp4netns:...`; `None` for any other network.
+    pub fn of(network: &str) -> Option<Result<Options>> {
+        let rest = network.strip_prefix(NETWORK)?;
+        let list = match rest.strip_prefix(':') {
+            Some(list) => list,
+            None if rest.is_empty() => "",
+            None => return None,
+        };
+        let mut options = Options::default();
+        for item in list.split(',').filter(|i| !i.is_empty()) {
+            match item.split_once('=') {
+                Some(("allow_host_loopback", "true")) => options.allow_host_loopback = true,
+                Some(("allow_host_loopback", "false")) => options.allow_host_loopback = false,
+                _ => {
+                    return Some(Err(Error::Invalid(format!(
+                        "--network {network}: {item:?} is not an option skiff's {NETWORK} \
+                         takes (allow_host_loopback=true|false)"
+                    ))))
+                }
+            }
+        }
+        Some(Ok(options))
+    }
+}
+
 /// The container's namespaces slirp4netns joins to make `tap0`, as
 /// descriptors: an ordinary user may not open a waiting init's
 /// `/proc/PID/ns` files (it is not dumpable), so the runtime opens them.
@@ -127,12 +164,13 @@ pub fn check_ports(ports: &[PortMapping]) -> Result<()> {
 pub fn start(
     files: &Files,
     namespaces: &Namespaces,
+    options: Options,
     mac: Option<&str>,
     ports: &[PortMapping],
 ) -> Result<NetAttachment> {
     check_ports(ports)?;
     let bin = binary()?;
-    let child = spawn(&bin, files, namespaces, mac)?;
+    let child = spawn(&bin, files, namespaces, options, mac)?;
     let published = wait_ready(files, child).and_then(|()| {
         let mut taken = Vec::new();
         for p in ports {
@@ -161,7 +199,13 @@ struct Child {
     ready: OwnedFd,
 }
 
-fn spawn(bin: &Path, files: &Files, ns: &Namespaces, mac: Option<&str>) -> Result<Child> {
+fn spawn(
+    bin: &Path,
+    files: &Files,
+    ns: &Namespaces,
+    options: Options,
+    mac: Option<&str>,
+) -> Result<Child> {
     let dir = files.socket.parent().expect("the socket is in a directory");
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -181,10 +225,11 @@ fn spawn(bin: &Path, files: &Files, ns: &Namespaces, mac: Option<&str>) -> Resul
     let user_fd = ns.user.map_or(-1, |fd| fd.as_raw_fd());
     let monitor = nix::unistd::getpid();
     let mut cmd = Command::new(bin);
-    cmd.arg("--configure")
-        .arg(format!("--mtu={MTU}"))
-        .arg("--disable-host-loopback")
-        .arg("--enable-sandbox")
+    cmd.arg("--configure").arg(format!("--mtu={MTU}"));
+    if !options.allow_host_loopback {
+        cmd.arg("--disable-host-loopback");
+    }
+    cmd.arg("--enable-sandbox")
         .arg("--enable-seccomp")
         .arg("--api-socket")
         .arg(&files.socket)
@@ -406,4 +451,30 @@ pub fn stop(files: &Files) {
     }
     let _ = std::fs::remove_file(&files.socket);
     let _ = std::fs::remove_file(&files.pid_file);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_in_the_network_value() {
+        assert_eq!(
+            Options::of("slirp4netns").unwrap().unwrap(),
+            Options::default()
+        );
+        let open = Options::of("slirp4netns:allow_host_loopback=true");
+        assert!(open.unwrap().unwrap().allow_host_loopback);
+        assert!(Options::of("slirp4netns:mtu=1500").unwrap().is_err());
+        assert!(Options::of("slirp4netnsx").is_none());
+        assert!(Options::of("host").is_none());
+    }
+
+    #[test]
+    fn ipv6_host_addresses_are_refused() {
+        let v6: PortMapping = "[::1]:8080:80".parse().unwrap();
+        let v4: PortMapping = "127.0.0.1:8080:80".parse().unwrap();
+        assert!(check_ports(&[v4]).is_ok());
+        assert!(check_ports(&[v4, v6]).is_err());
+    }
 }
