@@ -124,6 +124,19 @@ fn containers_talk_by_address_and_by_name() {
     assert_ne!(gone.code, Some(0));
 }
 
+/// Waits until a datagram to 127.0.0.1:`port` comes back.
+fn udp_echoes(port: u16) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    eventually("the UDP port answers", || {
+        socket.send_to(b"ping", ("127.0.0.1", port)).unwrap();
+        socket.recv(&mut buf).is_ok_and(|n| &buf[..n] == b"ping")
+    });
+}
+
 #[test]
 fn published_ports_answer_on_the_host() {
     let skiff = with_busybox_and_udp_echo();
@@ -156,15 +169,7 @@ fn published_ports_answer_on_the_host() {
             "run", "-d", "--name", "udp", "-p", &udp, "busybox", "udp-echo", "9000",
         ])
         .ok();
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    eventually("the UDP port answers", || {
-        socket.send_to(b"ping", ("127.0.0.1", udp_port)).unwrap();
-        socket.recv(&mut buf).is_ok_and(|n| &buf[..n] == b"ping")
-    });
+    udp_echoes(udp_port);
     // After the firewall table is gone (a reload), starting a container
     // brings it back. The store's table shares its tag with the default
     // bridge: sk<tag>0 and skiff_<tag>.
@@ -180,6 +185,64 @@ fn published_ports_answer_on_the_host() {
         .success());
     skiff.run(&["run", "--rm", "busybox", "true"]).ok();
     wait_http(port, "/", INDEX_PAGE.trim());
+}
+
+#[test]
+fn slirp4netns_publishes_tcp_and_udp_for_root_too() {
+    let skiff = with_busybox_and_udp_echo();
+    let (port, udp_port) = (free_port(), free_port());
+    let (tcp, udp) = (
+        format!("127.0.0.1:{port}:80"),
+        format!("127.0.0.1:{udp_port}:9000/udp"),
+    );
+    // slirp4netns sends a UDP reply to a client on the host's loopback
+    // through the host's loopback, which the default keeps closed.
+    let script = "udp-echo 9000 & exec httpd -f -p 80 -h /var/www";
+    skiff
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "slirp4netns:allow_host_loopback=true",
+            "-p",
+            &tcp,
+            "-p",
+            &udp,
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ])
+        .ok();
+    wait_http(port, "/", INDEX_PAGE.trim());
+    udp_echoes(udp_port);
+    // allow_host_loopback: the host's 127.0.0.1 is 10.0.2.2 inside, where
+    // the container's own published port answers.
+    let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 10.0.2.2 {port}");
+    skiff
+        .run(&["exec", "web", "sh", "-c", &get])
+        .ok()
+        .stdout_has(INDEX_PAGE.trim());
+    // Its slirp4netns (its API socket is under this store's run root) ends
+    // with it.
+    let store = skiff.dir().to_string_lossy().into_owned();
+    let slirps = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| {
+                let argv0 = c.split(' ').next().unwrap_or_default();
+                argv0.ends_with("slirp4netns") && c.contains(&store)
+            })
+            .collect()
+    };
+    assert_eq!(slirps().len(), 1, "{:?}", slirps());
+    skiff.run(&["rm", "-f", "web"]).ok();
+    eventually("slirp4netns to end", || slirps().is_empty());
 }
 
 #[test]

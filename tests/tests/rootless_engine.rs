@@ -12,8 +12,8 @@ use std::process::Command;
 
 use skiff_e2e::registry::Registry;
 use skiff_e2e::{
-    account_tool, assert_ok, busybox_rootfs, cgroup_dirs, run, skiff_binary, tar_dir, text, Input,
-    Ran, Skiff, User,
+    account_tool, assert_ok, busybox_rootfs, cgroup_dirs, free_port, http_get, run, skiff_binary,
+    tar_dir, text, wait_http, Input, Ran, Skiff, User, INDEX_PAGE,
 };
 
 /// `skiff args...` as `user`, with `env` added to its clean environment.
@@ -87,6 +87,20 @@ fn files_outside(user: &User) -> Vec<String> {
     text(&out.stdout).lines().map(String::from).collect()
 }
 
+/// Asserts that the user has no mount under its home, no file in the
+/// host-wide places, and no slirp4netns socket or pid file.
+#[track_caller]
+fn assert_left_nothing(user: &User) {
+    assert!(mounts_under(&user.home).is_empty());
+    let outside = files_outside(user);
+    assert!(outside.is_empty(), "{outside:?}");
+    let dir = user.xdg_runtime_dir().join("skiff/slirp4netns");
+    let slirp: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(slirp.is_empty(), "{slirp:?}");
+}
+
 #[test]
 fn import_and_run_as_root_inside_the_users_namespace() {
     let user = User::new("eng");
@@ -136,7 +150,8 @@ fn import_and_run_as_root_inside_the_users_namespace() {
     let d = meta(&data.join("d"));
     assert_eq!((d.uid(), d.gid()), (subuid + 999, subgid + 999));
 
-    // --network none: only lo; the default (host) sees the host's links.
+    // --network none: only lo; the default (slirp4netns) lo and tap0;
+    // host sees the host's links.
     let links = |args: &[&str]| -> Vec<String> {
         let mut all = vec!["run", "--rm"];
         all.extend_from_slice(args);
@@ -149,13 +164,14 @@ fn import_and_run_as_root_inside_the_users_namespace() {
         names
     };
     assert_eq!(links(&["--network", "none"]), ["lo"]);
+    assert_eq!(links(&[]), ["lo", "tap0"]);
     let mut host: Vec<String> = fs::read_dir("/sys/class/net")
         .expect("host links")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     host.sort();
-    let seen = links(&[]);
+    let seen = links(&["--network", "host"]);
     assert!(
         seen.contains(&"lo".to_string()) && seen.len() > 1,
         "{seen:?}"
@@ -169,12 +185,7 @@ fn import_and_run_as_root_inside_the_users_namespace() {
     ok(&user, &["rmi", "busybox"]);
     assert_eq!(fs::read_dir(&layers).expect("layers").count(), 0);
     assert!(user.xdg_runtime_dir().join("skiff").is_dir());
-    assert!(mounts_under(&user.home).is_empty());
-    assert!(
-        files_outside(&user).is_empty(),
-        "{:?}",
-        files_outside(&user)
-    );
+    assert_left_nothing(&user);
 }
 
 #[test]
@@ -224,11 +235,7 @@ fn detached_logs_exec_stop_and_rm() {
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    assert!(
-        files_outside(&user).is_empty(),
-        "{:?}",
-        files_outside(&user)
-    );
+    assert_left_nothing(&user);
 }
 
 #[test]
@@ -308,4 +315,138 @@ fn what_a_user_lacks_is_named_with_the_fix() {
         ran.stderr
     );
     assert!(ok(&user, &["network", "ls", "-q"]).trim().is_empty());
+}
+
+/// The test user's slirp4netns processes.
+fn slirp_processes(user: &User) -> Vec<i32> {
+    user.processes()
+        .into_iter()
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "slirp4netns")
+        })
+        .collect()
+}
+
+/// The parent of process `pid`.
+fn parent(pid: i32) -> i32 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    stat[stat.rfind(')').expect("comm") + 2..]
+        .split_whitespace()
+        .nth(1)
+        .expect("ppid")
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn slirp4netns_gives_a_network_of_its_own_and_published_ports() {
+    let user = User::new("net");
+    import_busybox(&user);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let args = ["run", "-d", "--name", "web", "-p", &publish, "busybox"];
+    let mut args = args.to_vec();
+    args.extend(["httpd", "-f", "-p", "80", "-h", "/var/www"]);
+    ok(&user, &args);
+    // The host's loopback reaches busybox httpd in the container.
+    let page = wait_http(port, "/", INDEX_PAGE);
+    assert!(page.starts_with("HTTP/1."), "{page}");
+    // Its own namespace: tap0 with slirp4netns's address and a default route
+    // through it, and slirp4netns's DNS forwarder first in resolv.conf.
+    let addr = ok(&user, &["exec", "web", "ip", "-4", "addr", "show", "tap0"]);
+    assert!(addr.contains("inet 10.0.2.100/24"), "{addr}");
+    let routes = ok(&user, &["exec", "web", "ip", "route"]);
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.starts_with("default via 10.0.2.2 dev tap0")),
+        "{routes}"
+    );
+    let resolv = ok(&user, &["exec", "web", "cat", "/etc/resolv.conf"]);
+    assert_eq!(
+        resolv.lines().next(),
+        Some("nameserver 10.0.2.3"),
+        "{resolv}"
+    );
+    // The host's loopback is closed to it: 10.0.2.2 is the host, but
+    // 127.0.0.1:PORT there (its own published port) does not answer.
+    let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 10.0.2.2 {port}");
+    let ran = skiff_as(&user, &[], &["exec", "web", "sh", "-c", &get]);
+    assert_ne!(ran.code, Some(0), "{}", ran.stdout);
+    assert!(ran.stderr.contains("unreachable"), "{}", ran.stderr);
+    let ports = ok(&user, &["port", "web"]);
+    assert_eq!(ports.trim(), format!("80/tcp -> 127.0.0.1:{port}"));
+    let network = ok(
+        &user,
+        &["inspect", "--format", "{{.HostConfig.NetworkMode}}", "web"],
+    );
+    assert_eq!(network.trim(), "slirp4netns");
+    // One slirp4netns, a child of the container's monitor.
+    let slirps = slirp_processes(&user);
+    assert_eq!(slirps.len(), 1, "{slirps:?}");
+    let init: i32 = ok(&user, &["inspect", "--format", "{{.State.Pid}}", "web"])
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert_eq!(
+        parent(slirps[0]),
+        parent(init),
+        "slirp4netns and init share the monitor"
+    );
+
+    ok(&user, &["rm", "-f", "web"]);
+    skiff_e2e::wait_until("slirp4netns to end", || slirp_processes(&user).is_empty());
+    assert!(http_get(port, "/").is_none_or(|r| r.is_empty()));
+    assert_left_nothing(&user);
+}
+
+#[test]
+fn bad_published_ports_are_refused_with_nothing_left() {
+    let user = User::new("port");
+    import_busybox(&user);
+    for (spec, want) in [
+        ("80:80:80", "invalid port spec"),
+        ("127.0.0.1:0x:80", "not a port number"),
+        ("[::1]:8080:80", "IPv4 host addresses only"),
+    ] {
+        let ran = skiff_as(&user, &[], &["create", "-p", spec, "busybox", "true"]);
+        assert_eq!(ran.code, Some(125), "{spec}: {}", ran.stderr);
+        assert!(ran.stderr.contains(want), "{spec}: {}", ran.stderr);
+    }
+    let ran = skiff_as(
+        &user,
+        &[("SKIFF_SLIRP4NETNS", "/nonexistent/slirp4netns")],
+        &["create", "busybox", "true"],
+    );
+    assert_eq!(ran.code, Some(125), "{}", ran.stderr);
+    assert!(ran.stderr.contains("SKIFF_SLIRP4NETNS"), "{}", ran.stderr);
+    assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+
+    // A host port something else listens on: the start fails, saying so,
+    // and leaves no slirp4netns, socket or pid file.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let ran = skiff_as(
+        &user,
+        &[],
+        &[
+            "run", "-d", "--name", "busy", "-p", &publish, "busybox", "sleep", "60",
+        ],
+    );
+    assert_eq!(ran.code, Some(125), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!(
+            "127.0.0.1:{port}/tcp is already in use on the host"
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(slirp_processes(&user).is_empty());
+    assert_left_nothing(&user);
+    let state = ok(&user, &["inspect", "--format", "{{.State.Status}}", "busy"]);
+    assert_eq!(state.trim(), "exited");
+    ok(&user, &["rm", "busy"]);
+    assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+    assert_left_nothing(&user);
 }

@@ -8,6 +8,7 @@ pub mod image_view;
 pub mod images;
 pub mod net;
 pub mod rootless;
+pub mod slirp;
 pub mod system;
 pub mod volumes;
 

@@ -1,6 +1,6 @@
 //! Containers on networks: the network modes (`none`, `host`,
-//! `container:ID`, `bridge` for the default network `skiff`, or a network's
-//! name), wiring a container's namespace when it starts and unwiring it when
+//! `container:ID`, `slirp4netns`, `bridge` for the default network `skiff`,
+//! or a network's name), wiring a container's namespace when it starts and unwiring it when
 //! it stops, its `/etc/hosts` and `/etc/resolv.conf`, the DNS responder of
 //! each network that has one, and the `network` commands.
 
@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use skiff_network::etc_files::{self, HostsOptions, ResolvOptions};
 use skiff_network::{ConnectOptions, NetworkConfig, NetworkOptions, Networks, PortMapping};
 
+use crate::containers::driver::Created;
 use crate::containers::{ContainerConfig, NetAttachment};
-use crate::{Engine, Error, Result};
+use crate::{slirp, Engine, Error, Result};
 
 /// How a container is networked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,15 +24,18 @@ pub enum Mode {
     Host,
     /// Another container's namespace.
     Container(String),
+    /// Its own namespace, reaching out through a slirp4netns process.
+    Slirp,
     /// Its own namespace on these networks (the first is `eth0`).
     Networks(Vec<String>),
 }
 
 /// The network a container gets without `--network`: the default bridge
-/// network for root; for an ordinary user, who may make no links, the host's.
+/// network for root; for an ordinary user, who may make no links,
+/// slirp4netns.
 pub fn default_network() -> String {
     match crate::rootless::active() {
-        true => "host".into(),
+        true => slirp::NETWORK.into(),
         false => "bridge".into(),
     }
 }
@@ -41,6 +45,7 @@ pub fn mode(config: &ContainerConfig) -> Mode {
     match config.network.as_str() {
         "none" => Mode::None,
         "host" => Mode::Host,
+        other if slirp::Options::of(other).is_some() => Mode::Slirp,
         other => match other.strip_prefix("container:") {
             Some(target) => Mode::Container(target.to_string()),
             None => {
@@ -97,6 +102,11 @@ impl Engine {
             Mode::Container(target) => {
                 self.containers.find(&target)?;
             }
+            Mode::Slirp => {
+                slirp_options(config)?;
+                slirp::binary()?;
+                slirp::check_ports(&self.port_mappings(config)?)?;
+            }
             Mode::None | Mode::Host if !config.net.publish.is_empty() => {
                 return Err(Error::Invalid(format!(
                     "-p needs a network; the container's network is {}",
@@ -123,14 +133,30 @@ impl Engine {
         Ok(Some(format!("/proc/{}/ns/net", view.state.pid)))
     }
 
-    /// Wires the namespace of the container's init `pid` to its networks
-    /// and writes its `/etc` files; on failure nothing stays connected.
+    /// Wires the namespace of the container's init (`created`) to its
+    /// networks and writes its `/etc` files; on failure nothing stays
+    /// connected.
     pub(crate) fn connect_container(
         &self,
         config: &ContainerConfig,
-        pid: i32,
+        created: &Created,
     ) -> Result<Vec<NetAttachment>> {
+        let pid = created.pid;
         let mut attachments = Vec::new();
+        if let Mode::Slirp = mode(config) {
+            let netns = created.netns.as_ref().ok_or_else(|| {
+                Error::Runtime("the runtime handed back no network namespace".into())
+            })?;
+            let namespaces = slirp::Namespaces {
+                net: netns,
+                user: created.userns.as_ref(),
+            };
+            let ports = self.port_mappings(config)?;
+            let files = self.slirp_files(&config.id);
+            let mac = config.net.mac.as_deref();
+            let options = slirp_options(config)?;
+            attachments.push(slirp::start(&files, &namespaces, options, mac, &ports)?);
+        }
         if let Mode::Networks(names) = mode(config) {
             self.networks.ensure_rules().map_err(net_err)?;
             let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
@@ -215,8 +241,18 @@ impl Engine {
     /// Takes the container off every network it is on.
     pub(crate) fn disconnect_all(&self, id: &str, attachments: &[NetAttachment]) {
         for a in attachments {
-            let _ = self.networks.disconnect(&a.network, id);
+            match a.network == slirp::NETWORK {
+                true => slirp::stop(&self.slirp_files(id)),
+                false => {
+                    let _ = self.networks.disconnect(&a.network, id);
+                }
+            }
         }
+    }
+
+    /// Where the container's slirp4netns keeps its socket, pid and output.
+    fn slirp_files(&self, id: &str) -> slirp::Files {
+        slirp::Files::new(&self.options.runroot, &self.containers.dir(id), id)
     }
 
     /// Takes the container off the networks of its mode, whether or not
@@ -224,10 +260,14 @@ impl Engine {
     /// once its processes are gone: the kernel deletes its veth pairs with
     /// its network namespace.
     pub(crate) fn disconnect_container(&self, config: &ContainerConfig) {
-        if let Mode::Networks(names) = mode(config) {
-            for name in names {
-                let _ = self.networks.release(&name, &config.id);
+        match mode(config) {
+            Mode::Networks(names) => {
+                for name in names {
+                    let _ = self.networks.release(&name, &config.id);
+                }
             }
+            Mode::Slirp => slirp::stop(&self.slirp_files(&config.id)),
+            Mode::None | Mode::Host | Mode::Container(_) => {}
         }
     }
 
@@ -264,7 +304,7 @@ impl Engine {
                 }
                 return Ok(());
             }
-            Mode::None | Mode::Networks(_) => {}
+            Mode::None | Mode::Slirp | Mode::Networks(_) => {}
         }
         let mut extra = Vec::new();
         for h in &config.net.add_hosts {
@@ -283,10 +323,13 @@ impl Engine {
             extra,
         };
         write("hosts", &etc_files::hosts(&hosts))?;
-        let dns_gateway = attachments
-            .iter()
-            .find(|a| self.networks.get(&a.network).is_ok_and(|n| n.dns_enabled))
-            .and_then(|a| a.gateway.parse().ok());
+        let dns_gateway = match mode(config) {
+            Mode::Slirp => Some(IpAddr::V4(slirp::DNS)),
+            _ => attachments
+                .iter()
+                .find(|a| self.networks.get(&a.network).is_ok_and(|n| n.dns_enabled))
+                .and_then(|a| a.gateway.parse().ok()),
+        };
         let resolv = ResolvOptions {
             dns: config
                 .net
@@ -388,7 +431,8 @@ impl Engine {
         if self.userns().is_some() {
             return Err(Error::Invalid(
                 "network create: bridge networks need root (links, bridges and nftables \
-                 rules on the host); an ordinary user's containers take --network none or host"
+                 rules on the host); an ordinary user's containers take --network slirp4netns \
+                 (their default), none or host"
                     .into(),
             ));
         }
@@ -510,7 +554,13 @@ impl Engine {
     }
 }
 
-fn read_pid_file(path: &Path) -> Option<(i32, u64)> {
+/// The options of a container on slirp4netns.
+fn slirp_options(config: &ContainerConfig) -> Result<slirp::Options> {
+    slirp::Options::of(&config.network).unwrap_or(Ok(slirp::Options::default()))
+}
+
+/// A pid file's pid and start time.
+pub(crate) fn read_pid_file(path: &Path) -> Option<(i32, u64)> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut words = text.split_whitespace();
     Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))

@@ -194,7 +194,8 @@ pub fn check_container(config: &ContainerConfig) -> Result<()> {
     if let crate::net::Mode::Networks(_) = crate::net::mode(config) {
         return Err(Error::Invalid(format!(
             "--network {}: bridge networks need root (links, bridges and nftables rules \
-             on the host); an ordinary user's containers take --network none or host",
+             on the host); an ordinary user's containers take --network slirp4netns (their \
+             default), none or host",
             config.network
         )));
     }

@@ -40,6 +40,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Extra descriptors from 3 on that the process keeps.
     pub preserve_fds: i32,
+    /// Hand back descriptors of init's network and user namespaces
+    /// ([`Created::netns`], [`Created::userns`]).
+    pub keep_namespaces: bool,
 }
 
 /// The result of `create`: the container's init, and the channel to it
@@ -50,6 +53,13 @@ pub struct Created {
     pub state: State,
     /// The runtime's end of the init channel.
     pub chan: Channel,
+    /// With [`CreateOptions::keep_namespaces`], init's network namespace,
+    /// opened before init is set going: it then makes itself non-dumpable,
+    /// after which an ordinary user may not open its `/proc/PID/ns` files
+    /// until it execs (a user-mode network stack needs them before).
+    pub netns: Option<OwnedFd>,
+    /// Likewise init's user namespace, when it has one of its own.
+    pub userns: Option<OwnedFd>,
 }
 
 /// Undoes a half-made container unless disarmed.
@@ -159,6 +169,13 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     if plan.new_user() {
         idmap::write(pid.as_raw(), &spec)?;
     }
+    let netns = opts
+        .keep_namespaces
+        .then(|| open_namespace(pid, "net"))
+        .transpose()?;
+    let userns = (opts.keep_namespaces && plan.new_user())
+        .then(|| open_namespace(pid, "user"))
+        .transpose()?;
     cg.add_process(pid.as_raw())?;
     parent.send(&Msg::Go)?;
     state.pid = pid.as_raw();
@@ -174,7 +191,17 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     Ok(Created {
         state,
         chan: parent,
+        netns,
+        userns,
     })
+}
+
+/// A descriptor of the namespace `kind` (`net`, `user`) of process `pid`.
+fn open_namespace(pid: Pid, kind: &str) -> Result<OwnedFd> {
+    let path = format!("/proc/{pid}/ns/{kind}");
+    fs::File::open(&path)
+        .map(OwnedFd::from)
+        .ctx(|| format!("open {path}"))
 }
 
 /// Serve init until it is ready: run the runtime's hooks when asked.

@@ -36,6 +36,10 @@ pub struct Created {
     /// The channel to the built-in runtime's init: closed when the process
     /// execs, an error message when it cannot.
     pub init: Option<skiff_runtime::sync::Channel>,
+    /// When asked for: init's network namespace.
+    pub netns: Option<OwnedFd>,
+    /// When asked for: init's user namespace, if it has one of its own.
+    pub userns: Option<OwnedFd>,
 }
 
 /// What went wrong starting a process, told apart as Docker's exit codes
@@ -78,7 +82,9 @@ impl Driver {
     /// Creates the container from `bundle`. Its process gets this
     /// process's stdin, stdout and stderr, or with `tty` a pseudo-terminal
     /// whose master is returned.
-    pub fn create(&self, id: &str, bundle: &Path, tty: bool) -> Result<Created> {
+    /// With `namespaces`, the result holds descriptors of init's network
+    /// and user namespaces (for slirp4netns).
+    pub fn create(&self, id: &str, bundle: &Path, tty: bool, namespaces: bool) -> Result<Created> {
         match self {
             Driver::Builtin(store) => {
                 let (ours, theirs) = match tty {
@@ -88,9 +94,10 @@ impl Driver {
                 let opts = CreateOptions {
                     bundle: bundle.to_path_buf(),
                     console_socket: theirs,
+                    keep_namespaces: namespaces,
                     ..CreateOptions::default()
                 };
-                let created = container::create(store, id, &opts).map_err(runtime_error)?;
+                let mut created = container::create(store, id, &opts).map_err(runtime_error)?;
                 drop(opts);
                 let pty = ours
                     .map(|s| skiff_runtime::console::recv_fd(s.as_raw_fd()))
@@ -99,15 +106,23 @@ impl Driver {
                 Ok(Created {
                     pid: created.state.pid,
                     pty,
+                    netns: created.netns.take(),
+                    userns: created.userns.take(),
                     init: Some(created.chan),
                 })
             }
             Driver::External(x) => {
                 let (pid, pty) = x.create(id, bundle, tty)?;
+                let (netns, userns) = match namespaces {
+                    true => foreign_namespaces(pid)?,
+                    false => (None, None),
+                };
                 Ok(Created {
                     pid,
                     pty,
                     init: None,
+                    netns,
+                    userns,
                 })
             }
         }
@@ -227,6 +242,25 @@ impl Driver {
             }
         }
     }
+}
+
+/// The network namespace of an external runtime's init, and its user
+/// namespace when it is not this process's (root may open them at any time:
+/// only an ordinary user must ask skiff's runtime while init is dumpable).
+fn foreign_namespaces(pid: i32) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    use std::os::unix::fs::MetadataExt;
+    let open = |kind: &str| {
+        let path = format!("/proc/{pid}/ns/{kind}");
+        std::fs::File::open(&path)
+            .map(OwnedFd::from)
+            .map_err(|e| Error::Io(format!("opening {path}"), e))
+    };
+    let ino = |path: &str| std::fs::metadata(path).map(|m| (m.dev(), m.ino())).ok();
+    let userns = match ino(&format!("/proc/{pid}/ns/user")) == ino("/proc/self/ns/user") {
+        true => None,
+        false => Some(open("user")?),
+    };
+    Ok((Some(open("net")?), userns))
 }
 
 /// The state root an external runtime gets: one per binary name.

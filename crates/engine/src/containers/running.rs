@@ -97,8 +97,9 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     skiff_image::store::write_json_atomic(&bundle.join("config.json"), &spec)?;
     let driver = Driver::new(&engine.options.runroot, &config.runtime);
     let _ = driver.delete(id, true);
-    let (run, created) = create_with_stdio(&driver, id, &bundle, stdio)?;
-    let networks = match engine.connect_container(&config, run.pid) {
+    let namespaces = crate::net::mode(&config) == crate::net::Mode::Slirp;
+    let (run, created) = create_with_stdio(&driver, id, &bundle, stdio, namespaces)?;
+    let networks = match engine.connect_container(&config, &created) {
         Ok(n) => n,
         Err(e) => {
             let _ = driver.delete(id, true);
@@ -126,28 +127,30 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
 /// runtime gives init this process's descriptors 0, 1 and 2, so they are
 /// pointed where the container's should go for the length of the call and
 /// at /dev/null after it: the monitor keeps only the far ends.
+/// `namespaces`: see [`Driver::create`].
 fn create_with_stdio(
     driver: &Driver,
     id: &str,
     bundle: &Path,
     stdio: Stdio,
+    namespaces: bool,
 ) -> Result<(Running, Created)> {
     let (created, pipes) = match stdio {
         Stdio::Inherit => {
-            let created = driver.create(id, bundle, false);
+            let created = driver.create(id, bundle, false, namespaces);
             redirect(None, None)?;
             (created?, Vec::new())
         }
         Stdio::Tty => {
             redirect(None, None)?;
-            (driver.create(id, bundle, true)?, Vec::new())
+            (driver.create(id, bundle, true, namespaces)?, Vec::new())
         }
         Stdio::Logged => {
             let (out_r, out_w) = pipe()?;
             let (err_r, err_w) = pipe()?;
             redirect(Some(&out_w), Some(&err_w))?;
             drop((out_w, err_w));
-            let created = driver.create(id, bundle, false);
+            let created = driver.create(id, bundle, false, namespaces);
             redirect(None, None)?;
             (created?, vec![out_r, err_r])
         }
