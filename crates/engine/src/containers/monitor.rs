@@ -121,7 +121,15 @@ fn supervise(
             }
             first = false;
         }
-        if let Some(exe) = &engine.options.monitor_exe {
+        // A foreground run without a terminal hands the container skiff's
+        // own stdio and ends with it: it keeps the fork, sparing the exec
+        // to the short commands that are run that way most.
+        if let Some(exe) = engine
+            .options
+            .monitor_exe
+            .as_ref()
+            .filter(|_| stdio != Stdio::Inherit)
+        {
             let held = handover::Held {
                 run: &run,
                 peer: peer.as_ref(),
