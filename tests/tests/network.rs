@@ -153,6 +153,10 @@ fn published_ports_answer_on_the_host() {
     ports
         .ok()
         .stdout_has(&format!("80/tcp -> 127.0.0.1:{port}"));
+    skiff
+        .run(&["ps", "--filter", "name=web"])
+        .ok()
+        .stdout_has(&format!("127.0.0.1:{port}->80/tcp"));
     assert_eq!(
         skiff.inspect("web")["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
         port.to_string().as_str()

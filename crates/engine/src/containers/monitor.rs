@@ -173,8 +173,10 @@ fn after_exit(
     peer: Option<&OwnedFd>,
     attachable: bool,
 ) -> Result<bool> {
-    running::finish(engine, id, code, "")?;
+    // Read before the exit is recorded: from then on `rm` may remove the
+    // container's files.
     let config = engine.containers.config(id)?;
+    running::finish(engine, id, code, "")?;
     let state = engine.containers.state(id)?;
     if should_restart(
         config.restart,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
+use skiff_engine::containers::view::ContainerView;
 use skiff_engine::Engine;
 use skiff_network::NetworkOptions;
 
@@ -127,9 +128,9 @@ pub fn disconnect(engine: &Engine, a: NetworkConnectArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `port`: `80/tcp -> 127.0.0.1:8080` for each published port.
-pub fn port(engine: &Engine, a: PortArgs) -> Result<u8> {
-    let view = engine.container(&a.container)?;
+/// A container's published ports: each container port (`80/tcp`) with
+/// the host addresses it is published on (`127.0.0.1:8080`).
+pub fn published(view: &ContainerView) -> Result<BTreeMap<String, Vec<String>>> {
     let mut lines = BTreeMap::new();
     for attachment in &view.state.networks {
         for spec in &attachment.ports {
@@ -144,6 +145,12 @@ pub fn port(engine: &Engine, a: PortArgs) -> Result<u8> {
             }
         }
     }
+    Ok(lines)
+}
+
+/// `port`: `80/tcp -> 127.0.0.1:8080` for each published port.
+pub fn port(engine: &Engine, a: PortArgs) -> Result<u8> {
+    let lines = published(&engine.container(&a.container)?)?;
     let wanted = a.port.map(|p| {
         if p.contains('/') {
             p

@@ -60,7 +60,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<u8> {
                     json!({"ID": short_id(&v.config.id, a.no_trunc), "Image": v.config.image,
                            "Command": command(v, true), "CreatedAt": v.config.created,
                            "Status": v.status_text(now, &duration), "State": v.state.status.to_string(),
-                           "Names": v.config.name, "Labels": v.config.labels, "Ports": ""})
+                           "Names": v.config.name, "Labels": v.config.labels, "Ports": ports(v)})
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&docs)?);
@@ -87,7 +87,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<u8> {
                         format!("\"{}\"", command(v, a.no_trunc)),
                         ago(skiff_timestamp::parse_rfc3339(&v.config.created)),
                         v.status_text(now, &duration),
-                        String::new(),
+                        ports(v),
                         v.config.name.clone(),
                     ];
                     if a.size {
@@ -101,6 +101,15 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<u8> {
         other => bail!("unknown --format {other:?}: table or json"),
     }
     Ok(0)
+}
+
+/// The PORTS column: `127.0.0.1:8080->80/tcp, ...`, as Docker writes it.
+fn ports(v: &ContainerView) -> String {
+    let published = super::networks::published(v).unwrap_or_default();
+    let pairs = published
+        .iter()
+        .flat_map(|(inside, outside)| outside.iter().map(move |o| format!("{o}->{inside}")));
+    pairs.collect::<Vec<_>>().join(", ")
 }
 
 fn command(v: &ContainerView, full: bool) -> String {
