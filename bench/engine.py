@@ -47,28 +47,12 @@ import tempfile
 import threading
 import time
 
+from hostenv import hide_hybrid_cgroup2, loadavg
+
 IMAGE = "skiff-bench-busybox"
 DOCKER = "/usr/bin/docker"
 CGROUP_V1 = "/sys/fs/cgroup"
 ENGINE_CGROUPS = ["libpod_parent", "docker"]
-
-
-def loadavg():
-    return " ".join(open("/proc/loadavg").read().split()[:3])
-
-
-def hide_hybrid_cgroup2():
-    """Re-run in a private mount namespace without /sys/fs/cgroup/unified when it
-    holds controllers (crun refuses such hosts)."""
-    unified = "/sys/fs/cgroup/unified/cgroup.controllers"
-    if os.environ.get("SKIFF_BENCH_NS") or not os.path.exists(unified):
-        return
-    if not open(unified).read().strip():
-        return
-    os.environ["SKIFF_BENCH_NS"] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                          'umount /sys/fs/cgroup/unified && exec "$0" "$@"',
-                          sys.executable, *sys.argv])
 
 
 def busybox_tar(path):

@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from hostenv import hide_hybrid_cgroup2
+
 PR_SET_CHILD_SUBREAPER = 36
 HERE = os.path.dirname(os.path.abspath(__file__))
 MKBUNDLE = os.path.join(HERE, "..", "scripts", "mkbundle.sh")
@@ -71,20 +73,6 @@ def one_exec(runtime, root, cid):
 
 
 FLOOR = ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--cgroup", "/bin/true"]
-
-
-def hide_hybrid_cgroup2():
-    """Re-run in a private mount namespace without /sys/fs/cgroup/unified when it
-    holds controllers (crun refuses such hosts)."""
-    unified = "/sys/fs/cgroup/unified/cgroup.controllers"
-    if os.environ.get("SKIFF_BENCH_NS") or not os.path.exists(unified):
-        return
-    if not open(unified).read().strip():
-        return
-    os.environ["SKIFF_BENCH_NS"] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                          'umount /sys/fs/cgroup/unified && exec "$0" "$@"',
-                          sys.executable, *sys.argv])
 
 
 def main():

@@ -38,6 +38,8 @@ import tempfile
 import time
 import urllib.request
 
+from hostenv import loadavg
+
 REGISTRY = "/usr/bin/docker-registry"
 MTIME = 1700000000
 # Bytes drawn through this table look like text: a few letters are common.
@@ -202,10 +204,6 @@ def tools(skiff, ref):
                  f"oci:{d}/oci:bench"],
                 ["umoci", "unpack", "--image", f"{d}/oci:bench", f"{d}/bundle"]]
     return {"skiff": skiff_pull, "podman": podman_pull, "skopeo+umoci": skopeo_umoci}
-
-
-def loadavg():
-    return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
 def main():

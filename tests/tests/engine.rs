@@ -130,6 +130,16 @@ fn detached_lifecycle_with_logs() {
         String::from_utf8_lossy(&cmdline).contains("--skiff-monitor-resume"),
         "the monitor waits in a fresh image of skiff"
     );
+    let rootfs = skiff
+        .root()
+        .join("containers")
+        .join(&id)
+        .join("bundle/rootfs");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(rootfs.to_str().unwrap()),
+        "the root overlay is mounted in the container's namespace only"
+    );
     skiff.run(&["stop", "svc"]).ok();
     let state = skiff.inspect("svc")["State"].clone();
     assert_eq!(

@@ -27,29 +27,31 @@ pub fn overlay_options(
     upper: &Path,
     work: &Path,
 ) -> Result<String> {
-    options(store, chain_ids, upper, work, false)
+    options(store, chain_ids, upper, work, None)
 }
 
-/// The overlay mount options for a mount made in a user namespace by
-/// another process (an ordinary user's container, whose runtime mounts its
-/// root in the container's own namespaces): the layers' short names made
-/// absolute, as that process works in another directory, and `userxattr`,
-/// as a user namespace keeps overlay's attributes under `user.overlay.`.
-pub fn userns_overlay_options(
+/// The overlay mount options for a mount made by another process, in the
+/// container's own namespaces (its runtime, before `pivot_root`): the
+/// layers' short names made absolute, as that process works in another
+/// directory. In a user namespace (`userxattr`), overlay keeps its
+/// attributes under `user.overlay.`, where the unpacker put them.
+pub fn absolute_overlay_options(
     store: &Store,
     chain_ids: &[Digest],
     upper: &Path,
     work: &Path,
+    userxattr: bool,
 ) -> Result<String> {
-    options(store, chain_ids, upper, work, true)
+    options(store, chain_ids, upper, work, Some(userxattr))
 }
 
+/// `absolute`: the layers' names made absolute, with `userxattr` or not.
 fn options(
     store: &Store,
     chain_ids: &[Digest],
     upper: &Path,
     work: &Path,
-    userns: bool,
+    absolute: Option<bool>,
 ) -> Result<String> {
     if chain_ids.is_empty() {
         return Err(Error::Other(
@@ -57,7 +59,7 @@ fn options(
         ));
     }
     let mut lower = store.lowerdir(chain_ids)?;
-    if userns {
+    if absolute.is_some() {
         let absolute: Vec<String> = lower
             .split(':')
             .map(|name| store.root().join(name).display().to_string())
@@ -69,7 +71,7 @@ fn options(
         upper.display(),
         work.display()
     );
-    if userns {
+    if absolute == Some(true) {
         options.push_str(",userxattr");
     }
     if options.len() > MAX_OPTIONS {

@@ -48,7 +48,7 @@ impl Engine {
         }
         let id = &view.config.id;
         let identity = match &opts.user {
-            Some(u) => Some(user::resolve(&self.running_root(id, view.state.pid), u)?),
+            Some(u) => Some(user::resolve(&self.running_root(id, &view.state), u)?),
             None => None,
         };
         let flags = ProcessFlags {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use skiff_image::overlay::{mount_overlay, userns_overlay_options};
+use skiff_image::overlay::{absolute_overlay_options, mount_overlay};
 use skiff_image::store::{create_dir_all, Store};
 
 use crate::{Error, Result};
@@ -34,20 +34,29 @@ pub fn mount(store: &Store, image_id: &str, dir: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
-/// The overlay mount options of an ordinary user's container in `dir`,
-/// whose root its runtime mounts inside the container's own user and mount
-/// namespaces (an overlay the user may mount nowhere else); makes the
-/// upper, work and mount point directories.
-pub fn userns_options(store: &Store, image_id: &str, dir: &Path) -> Result<String> {
+/// The overlay mount options of the container in `dir` for its runtime to
+/// mount inside the container's own namespaces (`userxattr` for an ordinary
+/// user's, whose overlay may be mounted nowhere else); makes the upper,
+/// work and mount point directories. Nothing is mounted on the host, so
+/// nothing is unmounted there either: the mount goes with the container's
+/// mount namespace. Fails when the options exceed the page mount(2) takes
+/// (absolute layer names are longer than the short ones [`mount`] uses).
+pub fn namespace_options(
+    store: &Store,
+    image_id: &str,
+    dir: &Path,
+    userxattr: bool,
+) -> Result<String> {
     let image = image_of(store, image_id)?;
     for sub in [dir.join("upper"), dir.join("work"), target(dir)] {
         create_dir_all(&sub)?;
     }
-    Ok(userns_overlay_options(
+    Ok(absolute_overlay_options(
         store,
         &image.chain_ids(),
         &dir.join("upper"),
         &dir.join("work"),
+        userxattr,
     )?)
 }
 

@@ -42,26 +42,38 @@ pub struct Running {
 pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     let config = engine.containers.config(id)?;
     let dir = engine.containers.dir(id);
-    // An ordinary user's container has its root mounted by the runtime, in
-    // its own namespaces: the overlay's options go into the spec.
+    // With skiff's own runtime the root overlay goes into the spec, and the
+    // runtime mounts it inside the container's namespaces: nothing to mount
+    // on the host now, nothing to unmount there later (an unmount waits for
+    // an RCU grace period). An ordinary user's overlay can be mounted only
+    // there. An external runtime gets a mounted root, as a bundle has; so
+    // does an image whose layers' absolute names do not fit in a page.
+    let builtin = matches!(
+        Driver::new(&engine.options.runroot, &config.runtime),
+        Driver::Builtin(_)
+    );
     let overlay = {
         let _lock = engine.containers.lock(id)?;
         let mut state = engine.containers.state(id)?;
-        let overlay = match engine.userns() {
-            Some(_) => Some(rootfs::userns_options(
+        let in_namespace = match engine.userns() {
+            Some(_) => Some(rootfs::namespace_options(
                 engine.store(),
                 &config.image_id,
                 &dir,
+                true,
             )?),
-            None => {
-                state.rootfs_mounted = Some(rootfs::mount(engine.store(), &config.image_id, &dir)?);
-                None
+            None if builtin => {
+                rootfs::namespace_options(engine.store(), &config.image_id, &dir, false).ok()
             }
+            None => None,
         };
+        if in_namespace.is_none() {
+            state.rootfs_mounted = Some(rootfs::mount(engine.store(), &config.image_id, &dir)?);
+        }
         state.monitor_pid = std::process::id() as i32;
         state.monitor_start = skiff_runtime::state::proc_stat(state.monitor_pid).map_or(0, |s| s.1);
         engine.containers.save_state(id, &state)?;
-        overlay
+        in_namespace
     };
     engine.write_net_files(&config, &[])?;
     let identity = match &overlay {
@@ -87,10 +99,8 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
         volume_path: &volume_path,
         netns: engine.joined_netns(&config)?,
         init,
-        userns: engine
-            .userns()
-            .zip(overlay)
-            .map(|(maps, overlay)| spec::UsernsRoot { maps, overlay }),
+        userns: engine.userns(),
+        root_overlay: overlay,
     };
     let spec = spec::build(&config, &inputs)?;
     let bundle = dir.join("bundle");

@@ -33,17 +33,11 @@ pub struct SpecInputs<'a> {
     pub netns: Option<String>,
     /// skiff's init on the host, for `--init`.
     pub init: Option<std::path::PathBuf>,
-    /// An ordinary user's container: its user namespace and root overlay.
-    pub userns: Option<UsernsRoot<'a>>,
-}
-
-/// What an ordinary user's container gets: a user namespace with the user's
-/// maps, and its root overlay mounted by the runtime inside it.
-pub struct UsernsRoot<'a> {
-    /// The uid and gid maps.
-    pub maps: &'a IdMaps,
-    /// The overlay's mount options.
-    pub overlay: String,
+    /// An ordinary user's container: the maps of its user namespace.
+    pub userns: Option<&'a IdMaps>,
+    /// The root overlay's mount options, when the runtime mounts it inside
+    /// the container's namespaces rather than the engine on the host.
+    pub root_overlay: Option<String>,
 }
 
 /// Builds the spec.
@@ -54,23 +48,30 @@ pub fn build(c: &ContainerConfig, inputs: &SpecInputs<'_>) -> Result<Value> {
     spec["hostname"] = json!(c.hostname);
     set_mounts(&mut spec, c, inputs)?;
     set_linux(&mut spec, c, inputs)?;
-    if let Some(userns) = &inputs.userns {
-        set_userns(&mut spec, userns);
+    if let Some(maps) = inputs.userns {
+        set_userns(&mut spec, maps);
+    }
+    if let Some(options) = &inputs.root_overlay {
+        set_root_overlay(&mut spec, options);
     }
     spec["annotations"] = json!({"org.skiff.container.name": c.name});
     Ok(spec)
 }
 
-/// A user namespace of the user's maps, and the root overlay as the first
-/// mount (on `/`), which the runtime makes in the container's namespaces.
-fn set_userns(spec: &mut Value, userns: &UsernsRoot<'_>) {
+/// A user namespace of the user's maps.
+fn set_userns(spec: &mut Value, maps: &IdMaps) {
     let linux = &mut spec["linux"];
     if let Some(ns) = linux["namespaces"].as_array_mut() {
         ns.push(json!({"type": "user"}));
     }
-    linux["uidMappings"] = rootless::spec_mappings(&userns.maps.uids);
-    linux["gidMappings"] = rootless::spec_mappings(&userns.maps.gids);
-    let options: Vec<&str> = userns.overlay.split(',').collect();
+    linux["uidMappings"] = rootless::spec_mappings(&maps.uids);
+    linux["gidMappings"] = rootless::spec_mappings(&maps.gids);
+}
+
+/// The root overlay as the first mount (on `/`), which the runtime makes
+/// in the container's namespaces before any other.
+fn set_root_overlay(spec: &mut Value, options: &str) {
+    let options: Vec<&str> = options.split(',').collect();
     if let Some(mounts) = spec["mounts"].as_array_mut() {
         mounts.insert(
             0,

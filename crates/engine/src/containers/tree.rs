@@ -149,28 +149,25 @@ impl crate::Engine {
         let id = self.containers.find(what)?;
         let dir = self.containers.dir(&id);
         let running = |s: &super::ContainerState| {
-            s.rootfs_mounted.is_some()
-                && matches!(s.status, super::Status::Running | super::Status::Paused)
+            matches!(s.status, super::Status::Running | super::Status::Paused)
         };
+        let state = self.live_state(&id)?;
+        if running(&state) {
+            return f(&open_root(&self.running_root(&id, &state))?);
+        }
         if self.userns().is_some() {
             // An ordinary user's container has its root mounted only in its
-            // own namespaces, where it is reached through its init.
-            let state = self.live_state(&id)?;
-            if !matches!(state.status, super::Status::Running | super::Status::Paused) {
-                return Err(Error::Conflict(format!(
-                    "container {what} is {}: an ordinary user's container has its files \
-                     mounted only while it runs; start it first",
-                    state.status
-                )));
-            }
-            return f(&open_root(&self.running_root(&id, state.pid))?);
-        }
-        if running(&self.live_state(&id)?) {
-            return f(&open_root(&super::rootfs::target(&dir))?);
+            // own namespaces, while it runs.
+            return Err(Error::Conflict(format!(
+                "container {what} is {}: an ordinary user's container has its files \
+                 mounted only while it runs; start it first",
+                state.status
+            )));
         }
         let _lock = self.containers.lock(&id)?;
-        if running(&self.containers.state(&id)?) {
-            return f(&open_root(&super::rootfs::target(&dir))?);
+        let state = self.containers.state(&id)?;
+        if running(&state) {
+            return f(&open_root(&self.running_root(&id, &state))?);
         }
         let image_id = self.containers.config(&id)?.image_id;
         let target = super::rootfs::mount(self.store(), &image_id, &dir)?;
@@ -182,12 +179,16 @@ impl crate::Engine {
 
 impl crate::Engine {
     /// Where a running container's root filesystem is seen from the host:
-    /// its mount point, or for an ordinary user's container (mounted only in
-    /// its own namespaces) its init's root.
-    pub(crate) fn running_root(&self, id: &str, pid: i32) -> std::path::PathBuf {
-        match self.userns() {
-            Some(_) => std::path::PathBuf::from(format!("/proc/{pid}/root")),
-            None => super::rootfs::target(&self.containers.dir(id)),
+    /// its mount point when it is mounted on the host, else (mounted only in
+    /// the container's own namespaces) its init's root.
+    pub(crate) fn running_root(
+        &self,
+        id: &str,
+        state: &super::ContainerState,
+    ) -> std::path::PathBuf {
+        match state.rootfs_mounted {
+            Some(_) => super::rootfs::target(&self.containers.dir(id)),
+            None => std::path::PathBuf::from(format!("/proc/{}/root", state.pid)),
         }
     }
 }
