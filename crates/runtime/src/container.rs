@@ -176,8 +176,8 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     let userns = (opts.keep_namespaces && plan.new_user())
         .then(|| open_namespace(pid, "user"))
         .transpose()?;
-    cg.add_process(pid.as_raw())?;
     parent.send(&Msg::Go)?;
+    place(cg, pid, &parent)?;
     state.pid = pid.as_raw();
     state.init_start_time = state::proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
     wait_ready(&parent, &spec, &state)?;
@@ -193,6 +193,22 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         chan: parent,
         netns,
         userns,
+    })
+}
+
+/// Moves init into its cgroup and tells it so. Init mounts meanwhile and
+/// may have failed first: its reason is then the one reported.
+fn place(cg: &dyn Cgroup, pid: Pid, chan: &Channel) -> Result<()> {
+    let placed = cg
+        .add_process(pid.as_raw())
+        .map_err(Error::from)
+        .and_then(|()| chan.send(&Msg::Placed));
+    placed.map_err(|e| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        match chan.recv() {
+            Ok(Msg::Error(reason)) => Error::Init(reason),
+            _ => e,
+        }
     })
 }
 

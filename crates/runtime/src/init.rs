@@ -77,13 +77,26 @@ impl Init<'_> {
         process::set_oom_score_adj(process)?;
         process::set_rlimits(process)?;
         let userns = self.plan.new_user();
+        // The runtime moves init into its cgroup while init mounts: on
+        // cgroup v1 the first move after a quiet spell waits for an RCU
+        // grace period, which the mounts before the cgroup one overlap.
+        let placed = std::cell::Cell::new(false);
+        let await_placed = || -> Result<()> {
+            if !placed.replace(true) {
+                self.chan.expect(Msg::Placed)?;
+                self.enter_cgroup_namespace()?;
+            }
+            Ok(())
+        };
         rootfs::prepare(&Setup {
             spec: self.spec,
             rootfs: self.rootfs,
             userns,
             cgroupns: crate::spec::has_namespace(self.spec, LinuxNamespaceType::Cgroup),
             cgroup_path: self.cgroup_path,
+            placed: &await_placed,
         })?;
+        await_placed()?;
         let state = self.runtime_hooks()?;
         let h = self.spec.hooks().as_ref();
         hooks::run_all(
@@ -123,10 +136,6 @@ impl Init<'_> {
             nix::unistd::setresuid(root_uid, root_uid, root_uid)
                 .ctx(|| "become uid 0 in the user namespace".to_string())?;
         }
-        if self.plan.new_cgroup {
-            unshare(CloneFlags::CLONE_NEWCGROUP)
-                .ctx(|| "unshare the cgroup namespace".to_string())?;
-        }
         if !self.no_new_keyring {
             join_session_keyring()?;
         }
@@ -139,6 +148,16 @@ impl Init<'_> {
                 return Err(std::io::Error::last_os_error())
                     .ctx(|| format!("set domainname {name:?}"));
             }
+        }
+        Ok(())
+    }
+
+    /// A cgroup namespace of its own, made once init is in its cgroup, so
+    /// that the cgroup is the namespace's root.
+    fn enter_cgroup_namespace(&self) -> Result<()> {
+        if self.plan.new_cgroup {
+            unshare(CloneFlags::CLONE_NEWCGROUP)
+                .ctx(|| "unshare the cgroup namespace".to_string())?;
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ use crate::mount_options::{self, MountOptions};
 use crate::resolve::{self, Create};
 
 /// What the root filesystem setup needs besides the spec.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Setup<'a> {
     /// The spec.
     pub spec: &'a Spec,
@@ -30,6 +30,9 @@ pub struct Setup<'a> {
     /// The container's cgroup, relative to the hierarchy roots; `None` for a
     /// container made without one (it stays in the runtime's).
     pub cgroup_path: Option<&'a Path>,
+    /// Waits until init is in its cgroup (and has its cgroup namespace);
+    /// called before the first cgroup mount.
+    pub placed: &'a dyn Fn() -> Result<()>,
 }
 
 /// Mount everything the spec asks for below the rootfs, and make /dev.
@@ -117,6 +120,7 @@ fn mount_entry(s: &Setup, root: &OwnedFd, m: &Mount) -> Result<()> {
     let dest = m.destination();
     let fstype = m.typ().as_deref().unwrap_or("none");
     if fstype == "cgroup" && !o.bind {
+        (s.placed)()?;
         return mount_cgroup(s, root, dest, &o);
     }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));

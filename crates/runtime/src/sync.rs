@@ -12,8 +12,11 @@ use crate::fdpass;
 /// What the runtime and init tell each other.
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 pub enum Msg {
-    /// Runtime to init: id maps written, cgroup joined; go on.
+    /// Runtime to init: id maps written; go on (init waits for `Placed`
+    /// before it needs its cgroup).
     Go,
+    /// Runtime to init: init is in the container's cgroup.
+    Placed,
     /// Intermediate process to runtime: init's pid in the runtime's PID namespace.
     Pid(i32),
     /// Init to runtime: run the prestart and createRuntime hooks now.
