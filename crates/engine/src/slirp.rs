@@ -46,7 +46,6 @@ const PREFIX: u8 = 24;
 const MTU: u32 = 65520;
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const API_TIMEOUT: Duration = Duration::from_secs(5);
-const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 /// What `--network slirp4netns:KEY=VALUE,...` sets (Podman's spelling).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -345,17 +344,9 @@ fn publish(files: &Files, p: &PortMapping, taken: &[PortMapping]) -> Result<Port
     };
     let mut p = *p;
     if p.host_port == 0 {
-        p.host_port = EPHEMERAL
-            .filter(|first| u32::from(*first) + u32::from(p.range) <= 65536)
-            .find(|first| {
-                let c = PortMapping {
-                    host_port: *first,
-                    ..p
-                };
-                !taken.iter().any(|t| t.conflicts_with(&c))
-                    && c.pairs().all(|(h, _)| bind(host_ip, h, p.protocol).is_ok())
-            })
-            .ok_or_else(|| Error::Conflict(format!("-p {p}: no free host port")))?;
+        p.host_port =
+            skiff_network::free_host_port(&p, |c| taken.iter().any(|t| t.conflicts_with(c)))
+                .map_err(|_| Error::Conflict(format!("-p {p}: no free host port")))?;
     }
     if let Some(t) = taken.iter().find(|t| t.conflicts_with(&p)) {
         return Err(Error::Conflict(format!(

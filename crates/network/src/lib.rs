@@ -67,4 +67,5 @@ pub use error::{Error, Result};
 pub use ipam::{Allocations, Endpoint};
 pub use network::{NetworkConfig, NetworkOptions, DEFAULT_BRIDGE, DEFAULT_NETWORK};
 pub use ports::{PortMapping, Protocol};
+pub use publish::free_host_port;
 pub use store::{Networks, DEFAULT_TABLE};

@@ -45,23 +45,32 @@ impl Networks {
 }
 
 fn free_port(port: &PortMapping, taken: &[(String, PortMapping)]) -> Result<u16> {
+    free_host_port(port, |c| taken.iter().any(|(_, t)| t.conflicts_with(c)))
+}
+
+/// A host port for `port`, whose own is left at 0: the first of Linux's
+/// ephemeral range from which all its ports fit, none is `taken`, and a
+/// host socket could have each (one a host program already listens on
+/// would never see its connections).
+pub fn free_host_port(port: &PortMapping, taken: impl Fn(&PortMapping) -> bool) -> Result<u16> {
     EPHEMERAL
+        .filter(|first| u32::from(*first) + u32::from(port.range) <= 65536)
         .map(|p| PortMapping {
             host_port: p,
             ..*port
         })
-        .find(|c| !taken.iter().any(|(_, t)| t.conflicts_with(c)) && bindable(c))
+        .find(|c| !taken(c) && bindable(c))
         .map(|c| c.host_port)
         .ok_or_else(|| Error::Conflict(format!("no free host port for {port}")))
 }
 
-/// Whether a host socket could have the port: one a host program already
-/// listens on would never see its connections, so it is skipped.
 fn bindable(port: &PortMapping) -> bool {
     let ip = port.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let addr = SocketAddr::new(ip, port.host_port);
-    match port.protocol {
-        Protocol::Tcp => TcpListener::bind(addr).is_ok(),
-        Protocol::Udp => UdpSocket::bind(addr).is_ok(),
-    }
+    port.pairs().all(|(host, _)| {
+        let addr = SocketAddr::new(ip, host);
+        match port.protocol {
+            Protocol::Tcp => TcpListener::bind(addr).is_ok(),
+            Protocol::Udp => UdpSocket::bind(addr).is_ok(),
+        }
+    })
 }

@@ -48,10 +48,8 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     // an RCU grace period). An ordinary user's overlay can be mounted only
     // there. An external runtime gets a mounted root, as a bundle has; so
     // does an image whose layers' absolute names do not fit in a page.
-    let builtin = matches!(
-        Driver::new(&engine.options.runroot, &config.runtime),
-        Driver::Builtin(_)
-    );
+    let driver = Driver::new(&engine.options.runroot, &config.runtime);
+    let builtin = matches!(driver, Driver::Builtin(_));
     let overlay = {
         let _lock = engine.containers.lock(id)?;
         let mut state = engine.containers.state(id)?;
@@ -105,7 +103,6 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     let spec = spec::build(&config, &inputs)?;
     let bundle = dir.join("bundle");
     skiff_image::store::write_json_atomic(&bundle.join("config.json"), &spec)?;
-    let driver = Driver::new(&engine.options.runroot, &config.runtime);
     let _ = driver.delete(id, true);
     let namespaces = crate::net::mode(&config) == crate::net::Mode::Slirp;
     let (run, created) = create_with_stdio(&driver, id, &bundle, stdio, namespaces)?;
