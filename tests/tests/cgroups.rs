@@ -333,3 +333,36 @@ fn cgroups_path_with_parent_components_is_refused() {
     assert!(!made, "a cgroup outside the given parent was made");
     c.assert_nothing_left(None);
 }
+
+/// Init and an exec'd process are in the container's cgroup on every
+/// hierarchy of the host, v1 ones and the cgroup2 mount alike, as the host
+/// sees them: whether the runtime moved them or they entered by themselves.
+#[test]
+fn init_and_exec_are_in_the_cgroup_on_every_hierarchy() {
+    let rt = Runtime::new();
+    let c = rt.container("every-hierarchy");
+    let bundle = in_own_cgroup(&c, Bundle::new().args(&["sleep", "100"]));
+    let init = c.start_running(&bundle);
+    let detached = c.exec_with(&["--detach"], &["sleep", "100"]);
+    assert_ok(&detached, "exec --detach");
+    let exec = fs::read_to_string(format!(
+        "/sys/fs/cgroup/pids{}/cgroup.procs",
+        c.cgroup_path()
+    ))
+    .or_else(|_| fs::read_to_string(format!("/sys/fs/cgroup{}/cgroup.procs", c.cgroup_path())))
+    .expect("the container's cgroup.procs");
+    let exec: Vec<i32> = exec.lines().map(|l| l.parse().expect("pid")).collect();
+    assert_eq!(exec.len(), 2, "init and the exec'd process: {exec:?}");
+    for pid in [
+        init,
+        exec.into_iter().find(|&p| p != init).expect("exec pid"),
+    ] {
+        let listing = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+        for line in listing.lines() {
+            let path = line.splitn(3, ':').nth(2).expect("three fields");
+            assert_eq!(path, c.cgroup_path(), "pid {pid}: {line}");
+        }
+    }
+    assert_ok(&c.delete_force(), "delete --force");
+    c.assert_nothing_left(Some(init));
+}

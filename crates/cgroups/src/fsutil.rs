@@ -10,7 +10,8 @@ use crate::{Error, Result};
 /// How long a freezer or removal may take before giving up.
 pub(crate) const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn io(op: &'static str, path: &Path, source: std::io::Error) -> Error {
+/// The error of `op` on `path`.
+pub(crate) fn io(op: &'static str, path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         op,
         path: path.to_path_buf(),

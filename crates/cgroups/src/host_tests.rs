@@ -1,6 +1,7 @@
 //! Tests against this host's real cgroups. They need root and skip otherwise.
 //! Each uses its own `/skiff-test-<pid>-<n>` cgroup, removed even on failure.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
@@ -134,6 +135,38 @@ fn lifecycle_on_real_cgroups() {
         assert!(!dir.exists(), "{} left behind", dir.display());
     }
     guard.cgroup.destroy().expect("destroying twice is fine");
+}
+
+#[test]
+fn a_process_enters_by_itself() {
+    let Some(mut guard) = Guard::new("-entry") else {
+        return;
+    };
+    guard.cgroup.create().expect("create");
+    let entry = guard.cgroup.entry().expect("open the entry");
+    let entry = entry.expect("a real cgroup has an entry");
+    if !is_v1_host() {
+        assert!(entry.clone_into().is_some(), "cgroup v2 clones into");
+        return;
+    }
+    let mut command = sleeper();
+    // SAFETY: the closure runs in the forked child, single-threaded, before
+    // exec, and only writes to descriptors that are already open.
+    unsafe {
+        command.pre_exec(move || entry.enter_self().map_err(std::io::Error::other));
+    }
+    let pid = guard.0.spawn(&mut command);
+    let mounts = Mounts::read().expect("mountinfo");
+    let rel = guard.cgroup.path().strip_prefix("/").expect("absolute");
+    for hierarchy in &mounts.v1 {
+        let procs = read(&hierarchy.mount_point.join(rel).join("cgroup.procs"));
+        assert_eq!(
+            procs,
+            pid.to_string(),
+            "{}",
+            hierarchy.mount_point.display()
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ use crate::v2::V2Manager;
 
 mod bpf;
 mod convert;
+mod entry;
 mod fsutil;
 #[cfg(test)]
 mod host_tests;
@@ -30,6 +31,7 @@ mod v2_host_tests;
 mod v2_resources;
 mod v2_stats;
 
+pub use entry::Entry;
 pub use stats::{
     BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats,
     Stats, Throttling,
@@ -111,10 +113,11 @@ pub trait Cgroup {
     fn destroy(&self) -> Result<()>;
     /// Usage statistics; counters the host lacks read as zero.
     fn stats(&self) -> Stats;
-    /// The cgroup's directory when the host is pure cgroup v2, so that a
-    /// process can be cloned straight into it (CLONE_INTO_CGROUP).
-    fn clone_into_dir(&self) -> Option<PathBuf> {
-        None
+    /// Opens the ways a new process enters the cgroup by itself (see
+    /// [`Entry`]); `None` when it must be moved with
+    /// [`add_process`](Cgroup::add_process).
+    fn entry(&self) -> Result<Option<Entry>> {
+        Ok(None)
     }
 }
 

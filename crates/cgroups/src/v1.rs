@@ -60,13 +60,17 @@ impl V1Manager {
         self.unified.as_ref()
     }
 
-    /// Every directory of the cgroup: one per v1 hierarchy, then the unified one.
-    fn dirs(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = self
-            .hierarchies
+    /// The cgroup's directory in every v1 hierarchy.
+    fn v1_dirs(&self) -> Vec<PathBuf> {
+        self.hierarchies
             .iter()
             .map(|h| h.mount_point.join(&self.rel))
-            .collect();
+            .collect()
+    }
+
+    /// Every directory of the cgroup: one per v1 hierarchy, then the unified one.
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.v1_dirs();
         dirs.extend(self.unified.iter().map(Tree::dir));
         dirs
     }
@@ -136,6 +140,11 @@ impl Cgroup for V1Manager {
 
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
         crate::v1_resources::apply(self, resources)
+    }
+
+    fn entry(&self) -> Result<Option<crate::Entry>> {
+        let unified = self.unified.as_ref().map(Tree::dir);
+        crate::Entry::open(unified.as_deref(), &self.v1_dirs()).map(Some)
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

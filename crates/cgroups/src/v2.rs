@@ -170,7 +170,7 @@ impl Cgroup for V2Manager {
         crate::v2_stats::collect(&self.tree.dir())
     }
 
-    fn clone_into_dir(&self) -> Option<PathBuf> {
-        Some(self.tree.dir())
+    fn entry(&self) -> Result<Option<crate::Entry>> {
+        crate::Entry::open(Some(&self.tree.dir()), &[]).map(Some)
     }
 }

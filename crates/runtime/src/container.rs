@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
-use skiff_cgroups::{Cgroup, FreezerState};
+use skiff_cgroups::{Cgroup, Entry, FreezerState};
 
 use crate::cgroup;
 use crate::error::{Context, Error, Result};
@@ -146,6 +146,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     };
     let (parent, child) = sync::pair()?;
     let extra_env = listen_fds_env();
+    let entry = cg.entry()?;
     let init = Init {
         spec: &spec,
         rootfs: &rootfs,
@@ -158,14 +159,15 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         cgroup_path: with_cgroup.then_some(cgroup_path.as_path()),
+        cgroup_entry: entry.as_ref(),
         close_fds: &[lock.as_raw_fd()],
     };
-    let cgroup_dir = cg.clone_into_dir().map(fs::File::open).transpose();
-    let cgroup_dir = cgroup_dir.ctx(|| format!("open the cgroup {}", cgroup_path.display()))?;
-    let into = cgroup_dir.as_ref().map(|d| d.as_raw_fd());
-    let pid = spawn::spawn_init(&plan, &spec, &parent, &child, into, || init.run())?;
+    let into = entry.as_ref().and_then(Entry::clone_into);
+    let cloned = spawn::spawn_init(&plan, &spec, &parent, &child, into, || init.run())?;
+    let pid = cloned.pid;
     undo.pid = Some(pid);
-    drop((child, fifo, cgroup_dir));
+    let entered = entry.is_some() && (into.is_none() || cloned.in_cgroup);
+    drop((child, fifo, entry));
     if plan.new_user() {
         idmap::write(pid.as_raw(), &spec)?;
     }
@@ -177,7 +179,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
         .then(|| open_namespace(pid, "user"))
         .transpose()?;
     parent.send(&Msg::Go)?;
-    place(cg, pid, &parent)?;
+    place(cg, pid, entered, &parent)?;
     state.pid = pid.as_raw();
     state.init_start_time = state::proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
     wait_ready(&parent, &spec, &state)?;
@@ -196,13 +198,15 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     })
 }
 
-/// Moves init into its cgroup and tells it so. Init mounts meanwhile and
-/// may have failed first: its reason is then the one reported.
-fn place(cg: &dyn Cgroup, pid: Pid, chan: &Channel) -> Result<()> {
-    let placed = cg
-        .add_process(pid.as_raw())
-        .map_err(Error::from)
-        .and_then(|()| chan.send(&Msg::Placed));
+/// Moves init into its cgroup unless it `entered` it by itself, and tells
+/// it so. Init mounts meanwhile and may have failed first: its reason is
+/// then the one reported.
+fn place(cg: &dyn Cgroup, pid: Pid, entered: bool, chan: &Channel) -> Result<()> {
+    let moved = match entered {
+        true => Ok(()),
+        false => cg.add_process(pid.as_raw()).map_err(Error::from),
+    };
+    let placed = moved.and_then(|()| chan.send(&Msg::Placed));
     placed.map_err(|e| {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         match chan.recv() {

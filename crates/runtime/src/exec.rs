@@ -9,13 +9,14 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::{Capability, Process, Spec};
+use skiff_cgroups::Entry;
 
 use crate::cgroup;
 use crate::console;
 use crate::error::{Context, Error, Result};
 use crate::namespaces;
 use crate::process;
-use crate::spawn::clone_child;
+use crate::spawn::{clone_child, clone_into};
 use crate::state::{Status, Store};
 use crate::sync::{self, Channel, Msg};
 
@@ -162,34 +163,50 @@ pub fn exec(store: &Store, id: &str, process: &Process, opts: &ExecOptions) -> R
     };
     let (parent, child) = sync::pair()?;
     let init_pid = state.pid;
+    let entry = cg.entry()?;
     let run = || -> i32 {
-        let r = run_in_container(process, &child, console_fd, opts.preserve_fds, filter);
+        let r = entry
+            .as_ref()
+            .map_or(Ok(()), |e| e.enter_self().map_err(Error::from))
+            .and_then(|()| {
+                run_in_container(process, &child, console_fd, opts.preserve_fds, filter)
+            });
         let Err(e) = r;
         if child.send(&Msg::Error(e.to_string())).is_err() {
             eprintln!("exec: {e}");
         }
         127
     };
-    let middle = clone_child(CloneFlags::empty(), || {
+    // The helper that joins the namespaces is cloned into the cgroup2 part
+    // of the cgroup, so the process it clones starts there; the process
+    // then moves itself on the v1 hierarchies.
+    let into = entry.as_ref().and_then(Entry::clone_into);
+    let middle = clone_into(CloneFlags::empty(), into, || {
         let r =
             namespaces::join_process(init_pid).and_then(|()| clone_child(CloneFlags::empty(), run));
         let msg = match r {
-            Ok(pid) => Msg::Pid(pid.as_raw()),
+            Ok(pid) => Msg::Pid(pid.as_raw(), false),
             Err(e) => Msg::Error(e.to_string()),
         };
         i32::from(child.send(&msg).is_err())
     })?;
-    drop(child);
+    let entered = entry.is_some() && (into.is_none() || middle.in_cgroup);
+    let middle = middle.pid;
+    drop((child, entry));
     let status = waitpid(middle, None).ctx(|| "wait for the exec helper".to_string())?;
     if !matches!(status, WaitStatus::Exited(_, 0)) {
         return Err(Error::Init(format!("exec helper failed: {status:?}")));
     }
     let pid = match parent.recv()? {
-        Msg::Pid(p) => Pid::from_raw(p),
+        Msg::Pid(p, _) => Pid::from_raw(p),
         Msg::Error(e) => return Err(Error::Init(e)),
         other => return Err(Error::Init(format!("unexpected {other:?}"))),
     };
-    if let Err(e) = cg.add_process(pid.as_raw()) {
+    let moved = match entered {
+        true => Ok(()),
+        false => cg.add_process(pid.as_raw()),
+    };
+    if let Err(e) = moved {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         return Err(e.into());
     }

@@ -9,6 +9,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::SigSet;
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Spec};
+use skiff_cgroups::Entry;
 
 use crate::console;
 use crate::error::{Context, Result};
@@ -46,6 +47,8 @@ pub struct Init<'a> {
     /// The container's cgroup, relative to the hierarchy roots; `None` for a
     /// container made without one (it stays in the runtime's).
     pub cgroup_path: Option<&'a Path>,
+    /// The ways into the container's cgroup that init takes by itself.
+    pub cgroup_entry: Option<&'a Entry>,
     /// Descriptors of the runtime's that init must close at once (the
     /// container's lock, which would otherwise be held until exec).
     pub close_fds: &'a [RawFd],
@@ -70,6 +73,9 @@ impl Init<'_> {
             .thread_set_mask()
             .ctx(|| "reset the signal mask".to_string())?;
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        if let Some(entry) = self.cgroup_entry {
+            entry.enter_self()?;
+        }
         self.chan.expect(Msg::Go)?;
         process::set_non_dumpable()?;
         self.enter_namespaces()?;
@@ -77,9 +83,10 @@ impl Init<'_> {
         process::set_oom_score_adj(process)?;
         process::set_rlimits(process)?;
         let userns = self.plan.new_user();
-        // The runtime moves init into its cgroup while init mounts: on
-        // cgroup v1 the first move after a quiet spell waits for an RCU
-        // grace period, which the mounts before the cgroup one overlap.
+        // Where init could not enter its cgroup by itself, the runtime
+        // moves it while init mounts: the first move after a quiet spell
+        // waits for an RCU grace period, which the mounts before the cgroup
+        // one overlap.
         let placed = std::cell::Cell::new(false);
         let await_placed = || -> Result<()> {
             if !placed.replace(true) {

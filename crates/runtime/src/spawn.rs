@@ -15,7 +15,16 @@ use crate::sync::{Channel, Msg};
 /// Clone a child into the namespaces in `flags`; it runs `child` and exits
 /// with the code returned, never returning here.
 pub fn clone_child<F: FnOnce() -> i32>(flags: CloneFlags, child: F) -> Result<Pid> {
-    clone_into(flags, None, child)
+    clone_into(flags, None, child).map(|c| c.pid)
+}
+
+/// A child made by [`clone_into`].
+#[derive(Debug, Clone, Copy)]
+pub struct Cloned {
+    /// Its pid.
+    pub pid: Pid,
+    /// Whether it started in the cgroup it was to be cloned into.
+    pub in_cgroup: bool,
 }
 
 #[repr(C)]
@@ -38,13 +47,14 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Like [`clone_child`], and with `cgroup` (a cgroup v2 directory) the child
 /// starts in that cgroup (clone3 with CLONE_INTO_CGROUP), so that not one of
-/// its instructions runs outside it. On kernels without clone3 it is a plain
-/// clone, so the caller still moves the child (a no-op when it is there).
+/// its instructions runs outside it. On kernels without clone3 (or without
+/// CLONE_INTO_CGROUP, before 5.7) it is a plain clone, and the caller moves
+/// the child.
 pub fn clone_into<F: FnOnce() -> i32>(
     flags: CloneFlags,
     cgroup: Option<RawFd>,
     child: F,
-) -> Result<Pid> {
+) -> Result<Cloned> {
     let pid = match cgroup {
         Some(fd) => {
             let args = CloneArgs {
@@ -62,7 +72,8 @@ pub fn clone_into<F: FnOnce() -> i32>(
                     std::mem::size_of::<CloneArgs>(),
                 )
             };
-            if pid == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            if pid == -1 && matches!(errno, Some(libc::ENOSYS | libc::EINVAL)) {
                 return clone_into(flags, None, child);
             }
             pid
@@ -84,7 +95,10 @@ pub fn clone_into<F: FnOnce() -> i32>(
             // handlers or flushing buffers that belong to the parent.
             unsafe { libc::_exit(code) }
         }
-        pid => Ok(Pid::from_raw(pid as i32)),
+        pid => Ok(Cloned {
+            pid: Pid::from_raw(pid as i32),
+            in_cgroup: cgroup.is_some(),
+        }),
     }
 }
 
@@ -98,7 +112,7 @@ pub fn spawn_init<F: FnOnce() -> i32>(
     child_end: &Channel,
     cgroup: Option<RawFd>,
     init: F,
-) -> Result<Pid> {
+) -> Result<Cloned> {
     if plan.joins.is_empty() && !plan.new_time {
         return clone_into(plan.clone_flags, cgroup, init);
     }
@@ -110,7 +124,7 @@ pub fn spawn_init<F: FnOnce() -> i32>(
             })
             .and_then(|()| clone_into(plan.clone_flags, cgroup, init));
         let msg = match r {
-            Ok(pid) => Msg::Pid(pid.as_raw()),
+            Ok(c) => Msg::Pid(c.pid.as_raw(), c.in_cgroup),
             Err(e) => Msg::Error(e.to_string()),
         };
         i32::from(child_end.send(&msg).is_err())
@@ -122,7 +136,10 @@ pub fn spawn_init<F: FnOnce() -> i32>(
         )));
     }
     match parent.recv()? {
-        Msg::Pid(pid) => Ok(Pid::from_raw(pid)),
+        Msg::Pid(pid, in_cgroup) => Ok(Cloned {
+            pid: Pid::from_raw(pid),
+            in_cgroup,
+        }),
         Msg::Error(e) => Err(Error::Init(e)),
         other => Err(Error::Init(format!("expected init's pid, got {other:?}"))),
     }

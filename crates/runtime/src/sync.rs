@@ -15,10 +15,12 @@ pub enum Msg {
     /// Runtime to init: id maps written; go on (init waits for `Placed`
     /// before it needs its cgroup).
     Go,
-    /// Runtime to init: init is in the container's cgroup.
+    /// Runtime to init: init is in the container's cgroup (moved there by
+    /// the runtime, or by itself through the cgroup's entry).
     Placed,
-    /// Intermediate process to runtime: init's pid in the runtime's PID namespace.
-    Pid(i32),
+    /// Intermediate process to runtime: init's pid in the runtime's PID
+    /// namespace, and whether it was cloned into its cgroup.
+    Pid(i32, bool),
     /// Init to runtime: run the prestart and createRuntime hooks now.
     RunHooks,
     /// Runtime to init: the hooks ran; the state JSON for the hooks init runs.
