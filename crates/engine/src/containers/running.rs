@@ -102,7 +102,8 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
     };
     let spec = spec::build(&config, &inputs)?;
     let bundle = dir.join("bundle");
-    skiff_image::store::write_json_atomic(&bundle.join("config.json"), &spec)?;
+    // Made again at every start: a copy a power cut emptied does no harm.
+    skiff_image::store::write_json_replace(&bundle.join("config.json"), &spec)?;
     let _ = driver.delete(id, true);
     let namespaces = crate::net::mode(&config) == crate::net::Mode::Slirp;
     let (run, created) = create_with_stdio(&driver, id, &bundle, stdio, namespaces)?;

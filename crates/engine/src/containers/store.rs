@@ -92,8 +92,7 @@ impl ContainerStore {
         let dir = self.dir(&config.id);
         fs::create_dir(&dir).map_err(|e| io_err("creating", &dir, e))?;
         write_json_atomic(&dir.join("container.json"), config)?;
-        write_json_atomic(&dir.join("state.json"), &ContainerState::created())?;
-        Ok(())
+        self.save_state(&config.id, &ContainerState::created())
     }
 
     /// A container's configuration.

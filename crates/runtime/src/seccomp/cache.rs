@@ -57,6 +57,7 @@ fn key(s: &LinuxSeccomp) -> String {
         libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro));
     h.update(v.unwrap_or_default());
     h.update(std::env::consts::ARCH);
+    h.update(filter::OPTIMIZE.to_le_bytes());
     hex::encode(h.finalize())
 }
 
