@@ -88,6 +88,14 @@ impl Init<'_> {
             }
             Ok(())
         };
+        // The runtime's messages come in order: it has sent `Placed` before
+        // it reads the fuse device, so init takes that first.
+        let serve_fuse = |device: OwnedFd| -> Result<()> {
+            await_placed()?;
+            self.chan.send_with_fd(&Msg::FuseDevice, &device)?;
+            drop(device);
+            self.chan.expect(Msg::FuseServed)
+        };
         rootfs::prepare(&Setup {
             spec: self.spec,
             rootfs: self.rootfs,
@@ -95,6 +103,7 @@ impl Init<'_> {
             cgroupns: crate::spec::has_namespace(self.spec, LinuxNamespaceType::Cgroup),
             cgroup_path: self.cgroup_path,
             placed: &await_placed,
+            serve_fuse: &serve_fuse,
         })?;
         await_placed()?;
         let state = self.runtime_hooks()?;
