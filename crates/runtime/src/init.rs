@@ -88,8 +88,8 @@ impl Init<'_> {
             }
             Ok(())
         };
-        // The runtime's messages come in order: it has sent `Placed` before
-        // it reads the fuse device, so init takes that first.
+        // The runtime sends `Placed` before it reads init's messages, so
+        // init takes it before it asks for the root's fuse daemon.
         let serve_fuse = |device: OwnedFd| -> Result<()> {
             await_placed()?;
             self.chan.send_with_fd(&Msg::FuseDevice, &device)?;
