@@ -317,19 +317,9 @@ fn what_a_user_lacks_is_named_with_the_fix() {
     assert!(ok(&user, &["network", "ls", "-q"]).trim().is_empty());
 }
 
-/// The test user's processes whose command name is `comm`.
-fn processes_named(user: &User, comm: &str) -> Vec<i32> {
-    user.processes()
-        .into_iter()
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
-        })
-        .collect()
-}
-
 /// The test user's slirp4netns processes.
 fn slirp_processes(user: &User) -> Vec<i32> {
-    processes_named(user, "slirp4netns")
+    user.processes_named("slirp4netns")
 }
 
 /// The parent of process `pid`.
@@ -461,7 +451,7 @@ const FUSE: &str = "overlay.mount_program=/usr/bin/fuse-overlayfs";
 
 /// The test user's fuse-overlayfs processes.
 fn fuse_processes(user: &User) -> Vec<i32> {
-    processes_named(user, "fuse-overlayfs")
+    user.processes_named("fuse-overlayfs")
 }
 
 /// Which namespace of `kind` (`pid`, `mnt`, `user`) process `pid` is in.
