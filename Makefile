@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Debian packages the build, the tests and the demo need beyond Rust, gcc and python3.
 DEBS := busybox-static runc crun iproute2 procps pkg-config libseccomp-dev libc6-dev hyperfine \
 	qemu-system-x86 cpio podman containerd docker.io netavark nftables iputils-ping \
-	docker-registry skopeo apache2-utils umoci uidmap slirp4netns
+	docker-registry skopeo apache2-utils umoci uidmap slirp4netns fuse-overlayfs
 
 .PHONY: all deps build lint test demo clean
 

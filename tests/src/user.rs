@@ -149,6 +149,16 @@ impl User {
             .collect()
     }
 
+    /// Pids of this user's processes whose command name is `comm`.
+    pub fn processes_named(&self, comm: &str) -> Vec<i32> {
+        self.processes()
+            .into_iter()
+            .filter(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+            })
+            .collect()
+    }
+
     /// Waits until no process runs as this user, reaping what exits.
     pub fn wait_for_no_processes(&self) {
         wait_until("the test user's processes to end", || {

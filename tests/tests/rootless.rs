@@ -574,3 +574,59 @@ fn a_delegated_cgroup_is_used() {
     assert_ok(&runtime(&["delete", "--force", &id]), "delete --force");
     assert!(!pids_dir.exists(), "delete left {}", pids_dir.display());
 }
+
+#[test]
+fn a_root_overlay_is_served_by_the_mount_program_it_names() {
+    if skip_skiff_checks() {
+        return;
+    }
+    let (user, rt) = (User::new("fovl"), Runtime::new());
+    let bundle = user.bundle(&rt);
+    let dir = |name: &str| {
+        let path = bundle.path().join(name);
+        fs::create_dir(&path).expect("mkdir");
+        lchown(&path, Some(user.uid), Some(user.gid)).expect("chown");
+        path.display().to_string()
+    };
+    let (upper, work) = (dir("upper"), dir("work"));
+    let lower = bundle.path().join("rootfs").display().to_string();
+    let with_program = |program: &str| {
+        let options = [
+            format!("lowerdir={lower}"),
+            format!("upperdir={upper}"),
+            format!("workdir={work}"),
+            "userxattr".to_string(),
+        ];
+        let program = program.to_string();
+        move |v: &mut Value| {
+            let mounts = v["mounts"].as_array_mut().expect("mounts");
+            mounts.insert(
+                0,
+                json!({"destination": "/", "type": "overlay", "source": "overlay", "options": options}),
+            );
+            v["annotations"] = json!({"org.skiff.overlay.mount_program": program});
+            v["root"]["readonly"] = json!(false);
+        }
+    };
+    let bundle = bundle.edit(with_program("/usr/bin/fuse-overlayfs")).args(&[
+        "sh",
+        "-c",
+        "awk '$5 == \"/\" { sub(/.* - /, \"\"); print $1 }' /proc/self/mountinfo; echo > /made",
+    ]);
+    let lines = run_words(&user, &rt, "fovl", &bundle);
+    assert_eq!(lines, vec![vec!["fuse.fuse-overlayfs".to_string()]]);
+    let made = fs::metadata(Path::new(&upper).join("made")).expect("the file in upper");
+    assert_eq!((made.uid(), made.gid()), (user.uid, user.gid));
+    wait_until("fuse-overlayfs to end", || {
+        reap_children();
+        user.processes_named("fuse-overlayfs").is_empty()
+    });
+    let bundle = bundle.edit(with_program("/nonexistent/fuse-overlayfs"));
+    let err = refused(&user, &rt, "fovb", &bundle);
+    assert!(
+        err.contains("annotation org.skiff.overlay.mount_program")
+            && err.contains("/nonexistent/fuse-overlayfs")
+            && err.contains("Debian package fuse-overlayfs"),
+        "{err}"
+    );
+}

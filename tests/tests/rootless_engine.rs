@@ -6,7 +6,7 @@
 //! afterwards, even when the test fails.
 
 use std::fs;
-use std::os::unix::fs::{chown, MetadataExt};
+use std::os::unix::fs::{chown, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -319,12 +319,7 @@ fn what_a_user_lacks_is_named_with_the_fix() {
 
 /// The test user's slirp4netns processes.
 fn slirp_processes(user: &User) -> Vec<i32> {
-    user.processes()
-        .into_iter()
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "slirp4netns")
-        })
-        .collect()
+    user.processes_named("slirp4netns")
 }
 
 /// The parent of process `pid`.
@@ -448,5 +443,313 @@ fn bad_published_ports_are_refused_with_nothing_left() {
     assert_eq!(state.trim(), "exited");
     ok(&user, &["rm", "busy"]);
     assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+    assert_left_nothing(&user);
+}
+
+/// The storage option that has fuse-overlayfs mount containers' roots.
+const FUSE: &str = "overlay.mount_program=/usr/bin/fuse-overlayfs";
+
+/// The test user's fuse-overlayfs processes.
+fn fuse_processes(user: &User) -> Vec<i32> {
+    user.processes_named("fuse-overlayfs")
+}
+
+/// Which namespace of `kind` (`pid`, `mnt`, `user`) process `pid` is in.
+fn namespace(pid: &str, kind: &str) -> PathBuf {
+    fs::read_link(format!("/proc/{pid}/ns/{kind}")).expect("a namespace link")
+}
+
+/// Container `name`'s init pid, as `inspect` has it.
+fn init_pid(user: &User, env: &[(&str, &str)], name: &str) -> i32 {
+    let ran = skiff_as(user, env, &["inspect", "--format", "{{.State.Pid}}", name]);
+    ran.stdout.trim().parse().expect("a pid")
+}
+
+#[test]
+fn fuse_overlayfs_mounts_the_root_when_asked() {
+    let user = User::new("fuse");
+    let (subuid, _) = user.subordinate("/etc/subuid");
+    let (subgid, _) = user.subordinate("/etc/subgid");
+    import_busybox(&user);
+    let root_mount = "id -u; awk '$5 == \"/\"' /proc/self/mountinfo";
+    let out = ok(
+        &user,
+        &[
+            "--storage-opt",
+            FUSE,
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            root_mount,
+        ],
+    );
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "{out}");
+    let root = lines.next().unwrap_or_default();
+    assert!(
+        root.contains(" - fuse.fuse-overlayfs fuse-overlayfs "),
+        "{out}"
+    );
+    skiff_e2e::wait_until("fuse-overlayfs to end", || fuse_processes(&user).is_empty());
+
+    // What the container writes to its root lands in its upper directory,
+    // owned by the host ids its owners map to.
+    let write = "echo hi > /by-root && touch /by-1000 && chown 1000:1000 /by-1000 && rm /bin/true";
+    let args = ["--storage-opt", FUSE, "run", "--name", "wr", "busybox"];
+    let mut args = args.to_vec();
+    args.extend(["sh", "-c", write]);
+    ok(&user, &args);
+    let id = ok(&user, &["inspect", "--format", "{{.Id}}", "wr"]);
+    let upper = store(&user)
+        .join("containers")
+        .join(id.trim())
+        .join("upper");
+    let meta = |name: &str| fs::symlink_metadata(upper.join(name)).expect("stat in upper");
+    assert_eq!(
+        fs::read_to_string(upper.join("by-root")).expect("by-root"),
+        "hi\n"
+    );
+    let by_root = meta("by-root");
+    assert_eq!((by_root.uid(), by_root.gid()), (user.uid, user.gid));
+    let by_1000 = meta("by-1000");
+    assert_eq!((by_1000.uid(), by_1000.gid()), (subuid + 999, subgid + 999));
+    // The removed file is hidden by an overlay whiteout, a device 0/0.
+    let whiteout = meta("bin/true");
+    assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+    ok(&user, &["rm", "wr"]);
+    assert!(!upper.exists());
+    skiff_e2e::wait_until("fuse-overlayfs to end", || fuse_processes(&user).is_empty());
+    assert_left_nothing(&user);
+}
+
+#[test]
+fn fuse_overlayfs_serves_a_detached_container_from_outside_it() {
+    let user = User::new("fusd");
+    import_busybox(&user);
+    let env = [("SKIFF_STORAGE_OPT", FUSE)];
+    let script = "trap 'exit 3' TERM; while true; do sleep 0.1; done";
+    let args = ["run", "-d", "--name", "bg", "busybox", "sh", "-c", script];
+    skiff_as(&user, &env, &args).ok();
+    let daemons = fuse_processes(&user);
+    assert_eq!(daemons.len(), 1, "{daemons:?}");
+    let daemon = daemons[0].to_string();
+    let init = init_pid(&user, &env, "bg");
+    // Adopted by the container's monitor; in the container's user
+    // namespace, but in the host's pid and mount namespaces, so the
+    // container neither sees it nor keeps it alive.
+    assert_eq!(parent(daemons[0]), parent(init));
+    let init = init.to_string();
+    assert_eq!(namespace(&daemon, "user"), namespace(&init, "user"));
+    assert_eq!(namespace(&daemon, "pid"), namespace("self", "pid"));
+    assert_eq!(namespace(&daemon, "mnt"), namespace("self", "mnt"));
+    assert_ne!(namespace(&init, "mnt"), namespace("self", "mnt"));
+    let ps = skiff_as(&user, &env, &["exec", "bg", "ps", "-o", "comm"]);
+    assert!(!ps.stdout.contains("fuse"), "{}", ps.stdout);
+    let inside = skiff_as(&user, &env, &["exec", "bg", "id"]);
+    assert!(
+        inside.stdout.starts_with("uid=0(root)"),
+        "{}",
+        inside.stderr
+    );
+    let nobody = skiff_as(&user, &env, &["exec", "-u", "nobody", "bg", "id", "-u"]);
+    assert_eq!(nobody.stdout.trim(), "65534", "{}", nobody.stderr);
+    // The mount is the container's alone.
+    assert!(mounts_under(&user.home).is_empty());
+
+    skiff_as(&user, &env, &["stop", "bg"]).ok();
+    let state = ok(
+        &user,
+        &[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "bg",
+        ],
+    );
+    assert_eq!(state.trim(), "exited 3");
+    skiff_e2e::wait_until("fuse-overlayfs to end with the container", || {
+        !Path::new(&format!("/proc/{daemon}")).exists()
+    });
+    // A restart gets a daemon of its own, which `rm -f` ends as well.
+    skiff_as(&user, &env, &["start", "bg"]).ok();
+    assert_eq!(fuse_processes(&user).len(), 1);
+    skiff_as(&user, &env, &["rm", "-f", "bg"]).ok();
+    skiff_e2e::wait_until("fuse-overlayfs to end", || fuse_processes(&user).is_empty());
+    assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+    assert_left_nothing(&user);
+}
+
+#[test]
+fn a_bad_mount_program_is_refused_with_nothing_made() {
+    let user = User::new("fusb");
+    for (option, want) in [
+        (
+            "overlay.mount_program=/nonexistent/fuse-overlayfs",
+            "mount program /nonexistent/fuse-overlayfs: No such file or directory",
+        ),
+        (
+            "overlay.mount_program=/etc/passwd",
+            "mount program /etc/passwd: not an executable file",
+        ),
+        (
+            "overlay.size=1g",
+            "--storage-opt overlay.size=1g: unknown storage option",
+        ),
+    ] {
+        let ran = skiff_as(&user, &[], &["--storage-opt", option, "ps"]);
+        assert_eq!(ran.code, Some(125), "{option}: {}", ran.stderr);
+        assert!(ran.stderr.contains(want), "{option}: {}", ran.stderr);
+        assert!(!store(&user).exists(), "{option}: a store was made");
+    }
+    let ran = skiff_as(
+        &user,
+        &[],
+        &["--storage-opt", "overlay.mount_program=/etc", "ps"],
+    );
+    assert!(
+        ran.stderr.contains("Debian package fuse-overlayfs"),
+        "{}",
+        ran.stderr
+    );
+    // A program that fails to serve the root fails the run, and leaves no
+    // process, mount or container behind.
+    import_busybox(&user);
+    let ran = skiff_as(
+        &user,
+        &[],
+        &[
+            "--storage-opt",
+            "overlay.mount_program=/bin/false",
+            "run",
+            "--rm",
+            "busybox",
+            "true",
+        ],
+    );
+    assert_eq!(ran.code, Some(125), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("mount program /bin/false for the root filesystem failed"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ok(&user, &["ps", "-aq"]).trim().is_empty());
+    // So does `cp` into a stopped container, whose root the program would
+    // serve in a helper's namespaces.
+    ok(&user, &["create", "--name", "idle", "busybox", "true"]);
+    let ran = skiff_as(
+        &user,
+        &[("SKIFF_STORAGE_OPT", "overlay.mount_program=/bin/false")],
+        &["cp", "/etc/hostname", "idle:/hostname"],
+    );
+    assert_eq!(ran.code, Some(125), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("mount program /bin/false for the root filesystem failed"),
+        "{}",
+        ran.stderr
+    );
+    ok(&user, &["rm", "idle"]);
+    assert!(fuse_processes(&user).is_empty());
+    assert_left_nothing(&user);
+}
+
+/// The names in the tar archive at `path`.
+fn tar_names(path: &Path) -> Vec<String> {
+    let out = Command::new("tar")
+        .arg("-tf")
+        .arg(path)
+        .output()
+        .expect("tar -t");
+    assert_ok(&out, "tar -t");
+    text(&out.stdout).lines().map(String::from).collect()
+}
+
+#[test]
+fn cp_and_export_reach_a_users_container_stopped_or_running() {
+    let user = User::new("cpx");
+    import_busybox(&user);
+    let file = |name: &str, data: &str| {
+        let path = user.home.join(name);
+        fs::write(&path, data).expect("write a host file");
+        chown(&path, Some(user.uid), Some(user.gid)).expect("chown a host file");
+        path.display().to_string()
+    };
+    let into = file("into", "from the host\n");
+    let into_running = file("into-running", "while it runs\n");
+    let home = user.home.display().to_string();
+    for (name, env) in [
+        ("native", None),
+        ("fused", Some(("SKIFF_STORAGE_OPT", FUSE))),
+    ] {
+        let env: Vec<(&str, &str)> = env.into_iter().collect();
+        let skiff = |args: &[&str]| {
+            let ran = skiff_as(&user, &env, args);
+            ran.ok();
+            ran.stdout
+        };
+        let script = "cat /in; while true; do sleep 0.1; done";
+        skiff(&["create", "--name", name, "busybox", "sh", "-c", script]);
+        // Stopped (never started): its root is mounted in a helper's namespaces.
+        skiff(&["cp", &into, &format!("{name}:/in")]);
+        let passwd = format!("{home}/{name}-passwd");
+        skiff(&["cp", &format!("{name}:/etc/passwd"), &passwd]);
+        assert!(fs::read_to_string(&passwd)
+            .expect("copied out")
+            .starts_with("root:"));
+        let stopped = user.home.join(format!("{name}-stopped.tar"));
+        skiff(&["export", "-o", stopped.to_str().expect("utf-8"), name]);
+        let names = tar_names(&stopped);
+        assert!(
+            names.iter().any(|n| n.trim_start_matches("./") == "in"),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n.ends_with("bin/busybox")),
+            "{names:?}"
+        );
+        let id = skiff(&["inspect", "--format", "{{.Id}}", name]);
+        let upper = store(&user)
+            .join("containers")
+            .join(id.trim())
+            .join("upper");
+        let copied = fs::metadata(upper.join("in")).expect("the copy in the upper directory");
+        assert_eq!((copied.uid(), copied.gid()), (user.uid, user.gid));
+        assert!(mounts_under(&user.home).is_empty());
+
+        // Running: through its own user namespace.
+        skiff(&["start", name]);
+        skiff_e2e::wait_until("the container's output", || {
+            skiff_as(&user, &env, &["logs", name])
+                .stdout
+                .contains("from the host")
+        });
+        skiff(&["cp", &into_running, &format!("{name}:/in2")]);
+        assert_eq!(skiff(&["exec", name, "cat", "/in2"]), "while it runs\n");
+        let back = format!("{home}/{name}-in");
+        skiff(&["cp", &format!("{name}:/in"), &back]);
+        assert_eq!(
+            fs::read_to_string(&back).expect("copied back"),
+            "from the host\n"
+        );
+        let running = user.home.join(format!("{name}-running.tar"));
+        skiff(&["export", "-o", running.to_str().expect("utf-8"), name]);
+        let names = tar_names(&running);
+        assert!(
+            names.iter().any(|n| n.trim_start_matches("./") == "in2"),
+            "{names:?}"
+        );
+        let missing = skiff_as(&user, &env, &["cp", &format!("{name}:/nowhere"), &back]);
+        assert_eq!(missing.code, Some(125));
+        assert!(
+            missing.stderr.contains("no such file"),
+            "{}",
+            missing.stderr
+        );
+        skiff(&["rm", "-f", name]);
+    }
+    skiff_e2e::wait_until("fuse-overlayfs to end", || fuse_processes(&user).is_empty());
     assert_left_nothing(&user);
 }

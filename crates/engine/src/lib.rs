@@ -35,6 +35,10 @@ pub struct EngineOptions {
     /// argument is [`containers::handover::RESUME_ARG`]. `None`: monitors
     /// wait in the process forked from the command that started them.
     pub monitor_exe: Option<PathBuf>,
+    /// A program that mounts containers' root overlays instead of the
+    /// kernel (`overlay.mount_program`, as Podman's storage option):
+    /// `/usr/bin/fuse-overlayfs`. Only skiff's own runtime uses it.
+    pub mount_program: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -46,6 +50,7 @@ impl Default for EngineOptions {
             runroot: rootless::default_runroot(),
             registry: ClientOptions::default(),
             monitor_exe: None,
+            mount_program: None,
         }
     }
 }
@@ -68,6 +73,10 @@ impl Engine {
         for dir in [&mut options.root, &mut options.runroot] {
             *dir = std::path::absolute(&*dir)
                 .map_err(|e| Error::Io(format!("{}", dir.display()), e))?;
+        }
+        if let Some(program) = &options.mount_program {
+            skiff_runtime::fuse_overlay::check_program(program)
+                .map_err(|m| Error::Invalid(format!("--storage-opt overlay.mount_program: {m}")))?;
         }
         let userns = match rootless::active() {
             true => Some(open_rootless(&options)?),

@@ -224,8 +224,9 @@ impl Helper {
         Ok(out.stdout)
     }
 
-    /// Writes the helper's maps with `newuidmap` and `newgidmap`.
-    fn map(&self, pid: u32) -> Result<()> {
+    /// Writes the maps of process `pid`'s new user namespace (the helper's,
+    /// or another process's that unshared one) with `newuidmap` and `newgidmap`.
+    pub fn map(&self, pid: u32) -> Result<()> {
         for (program, ranges, file) in [
             (&self.newuidmap, &self.maps.uids, "/etc/subuid"),
             (&self.newgidmap, &self.maps.gids, "/etc/subgid"),

@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use skiff_cgroups::{Cgroup, Entry, FreezerState};
 
 use crate::cgroup;
 use crate::error::{Context, Error, Result};
+use crate::fuse_overlay;
 use crate::hooks;
 use crate::idmap;
 use crate::init::Init;
-use crate::namespaces::Plan;
+use crate::namespaces::{self, Plan};
 use crate::rootless;
 use crate::spawn;
 use crate::spec;
@@ -100,6 +101,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     let cgroup_path = cgroup::path(&spec, id)?;
     let plan = Plan::from_spec(&spec);
     rootless::check(&spec, &plan)?;
+    fuse_overlay::check(&spec)?;
     let with_cgroup = rootless::use_cgroup(&spec, &cgroup_path)?;
     let dir = store.create_dir(id)?;
     let mut undo = Undo {
@@ -173,16 +175,24 @@ pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Created> 
     }
     let netns = opts
         .keep_namespaces
-        .then(|| open_namespace(pid, "net"))
+        .then(|| namespaces::open(pid.as_raw(), "net"))
         .transpose()?;
-    let userns = (opts.keep_namespaces && plan.new_user())
-        .then(|| open_namespace(pid, "user"))
-        .transpose()?;
+    // A root served by fuse-overlayfs is served from init's user namespace.
+    let in_userns = plan.new_user()
+        || plan
+            .joins
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::User);
+    let userns = ((opts.keep_namespaces && plan.new_user())
+        || (in_userns && fuse_overlay::root_mount(&spec).is_some()))
+    .then(|| namespaces::open(pid.as_raw(), "user"))
+    .transpose()?;
     parent.send(&Msg::Go)?;
     place(cg, pid, entered, &parent)?;
     state.pid = pid.as_raw();
     state.init_start_time = state::proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
-    wait_ready(&parent, &spec, &state)?;
+    wait_ready(&parent, &spec, &state, userns.as_ref())?;
+    let userns = userns.filter(|_| opts.keep_namespaces && plan.new_user());
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, pid.as_raw())?;
     }
@@ -216,20 +226,20 @@ fn place(cg: &dyn Cgroup, pid: Pid, entered: bool, chan: &Channel) -> Result<()>
     })
 }
 
-/// A descriptor of the namespace `kind` (`net`, `user`) of process `pid`.
-fn open_namespace(pid: Pid, kind: &str) -> Result<OwnedFd> {
-    let path = format!("/proc/{pid}/ns/{kind}");
-    fs::File::open(&path)
-        .map(OwnedFd::from)
-        .ctx(|| format!("open {path}"))
-}
-
-/// Serve init until it is ready: run the runtime's hooks when asked.
-fn wait_ready(chan: &Channel, spec: &Spec, state: &State) -> Result<()> {
+/// Serve init until it is ready: run the runtime's hooks and the root's
+/// mount program (in init's user namespace `userns`) when asked.
+fn wait_ready(chan: &Channel, spec: &Spec, state: &State, userns: Option<&OwnedFd>) -> Result<()> {
     loop {
         match chan.recv_with_fd()? {
             (Msg::Ready, _) => return Ok(()),
             (Msg::SeccompFd, Some(fd)) => forward_seccomp_fd(spec, fd, state.pid, state)?,
+            (Msg::FuseDevice, Some(fd)) => {
+                if let Err(e) = fuse_overlay::serve(spec, fd, userns) {
+                    let _ = chan.send(&Msg::Error(e.to_string()));
+                    return Err(e);
+                }
+                chan.send(&Msg::FuseServed)?;
+            }
             (Msg::RunHooks, _) => {
                 let json = state.oci_json().to_string();
                 let h = spec.hooks().as_ref();

@@ -88,14 +88,7 @@ pub const HELPER_ENV: [&str; 2] = ["SKIFF_NEWUIDMAP", "SKIFF_NEWGIDMAP"];
 /// The helper that writes `kind`'s map: the file its environment variable
 /// names, else found through `PATH` (then `/usr/bin`).
 fn find_helper(kind: Kind) -> Option<PathBuf> {
-    if let Some(named) = std::env::var_os(kind.helper_env()).filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(named)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join(kind.helper()))
-        .find(|p| p.is_file())
+    crate::rootless::find_program(kind.helper_env(), kind.helper())
 }
 
 /// `newuidmap` and `newgidmap` as the runtime finds them (see

@@ -95,6 +95,14 @@ impl Init<'_> {
             }
             Ok(())
         };
+        // The runtime sends `Placed` before it reads init's messages, so
+        // init takes it before it asks for the root's fuse daemon.
+        let serve_fuse = |device: OwnedFd| -> Result<()> {
+            await_placed()?;
+            self.chan.send_with_fd(&Msg::FuseDevice, &device)?;
+            drop(device);
+            self.chan.expect(Msg::FuseServed)
+        };
         rootfs::prepare(&Setup {
             spec: self.spec,
             rootfs: self.rootfs,
@@ -102,6 +110,7 @@ impl Init<'_> {
             cgroupns: crate::spec::has_namespace(self.spec, LinuxNamespaceType::Cgroup),
             cgroup_path: self.cgroup_path,
             placed: &await_placed,
+            serve_fuse: &serve_fuse,
         })?;
         await_placed()?;
         let state = self.runtime_hooks()?;

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod fdpass;
 pub mod features;
 pub mod foreground;
+pub mod fuse_overlay;
 pub mod hooks;
 pub mod idmap;
 pub mod init;

@@ -92,6 +92,15 @@ impl Plan {
     }
 }
 
+/// A descriptor of process `pid`'s namespace `kind` (`net`, `user`: its
+/// name under `/proc/PID/ns/`).
+pub fn open(pid: i32, kind: &str) -> Result<std::os::fd::OwnedFd> {
+    let path = format!("/proc/{pid}/ns/{kind}");
+    File::open(&path)
+        .map(Into::into)
+        .ctx(|| format!("open {path}"))
+}
+
 /// Join the namespaces at the given paths, in order.
 pub fn join_paths(joins: &[(LinuxNamespaceType, PathBuf)]) -> Result<()> {
     for (typ, path) in joins {

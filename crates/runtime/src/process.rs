@@ -300,18 +300,42 @@ pub fn keep_fds(extra: i32) -> Result<()> {
         // SAFETY: fcntl on an integer descriptor; an unopened one just fails.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
-    let first = (3 + extra) as libc::c_uint;
+    cloexec_from(3 + extra).ctx(|| "mark descriptors close-on-exec".to_string())
+}
+
+/// Marks every descriptor from `first` on close-on-exec: with one
+/// close_range(2) where the kernel has `CLOSE_RANGE_CLOEXEC` (Linux 5.11),
+/// else one fcntl(2) per descriptor number below the soft `RLIMIT_NOFILE`.
+/// Makes no allocation, so a child forked from a process with threads may call it.
+pub fn cloexec_from(first: i32) -> std::io::Result<()> {
     // SAFETY: close_range with integer arguments; CLOSE_RANGE_CLOEXEC only sets flags.
     let r = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            first,
+            first as libc::c_uint,
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "close_range".to_string());
+    if r == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+        return Err(err);
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into a struct that lives across the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let last = i32::try_from(limit.rlim_cur).unwrap_or(i32::MAX);
+    for fd in first..last {
+        // SAFETY: fcntl on an integer descriptor; an unopened one just fails.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use oci_spec::runtime::{Mount, Spec};
 
 use crate::devices;
 use crate::error::{Context, Error, Result};
+use crate::fuse_overlay;
 use crate::mount_options::{self, MountOptions};
 use crate::resolve::{self, Create};
 
@@ -33,6 +34,9 @@ pub struct Setup<'a> {
     /// Waits until init is in its cgroup (and has its cgroup namespace);
     /// called before the first cgroup mount.
     pub placed: &'a dyn Fn() -> Result<()>,
+    /// Hands the `/dev/fuse` descriptor of a root mounted with FUSE to the
+    /// runtime, and returns once its mount program serves it.
+    pub serve_fuse: &'a dyn Fn(OwnedFd) -> Result<()>,
 }
 
 /// Mount everything the spec asks for below the rootfs, and make /dev.
@@ -86,7 +90,9 @@ pub fn prepare(s: &Setup) -> Result<()> {
 /// A mount whose destination is `/` (an engine's overlay of image layers)
 /// goes on the root filesystem itself before every other mount, made here in
 /// the container's own mount namespace: an ordinary user may mount an
-/// overlay only in a user namespace that owns the mount namespace.
+/// overlay only in a user namespace that owns the mount namespace. Where the
+/// kernel refuses that (before Linux 5.11), or the spec names a mount
+/// program, fuse-overlayfs serves the root instead ([`fuse_overlay`]).
 fn mount_over_root(s: &Setup, m: &Mount) -> Result<()> {
     let o = parse(m);
     let fstype = m.typ().as_deref().unwrap_or("none");
@@ -95,16 +101,20 @@ fn mount_over_root(s: &Setup, m: &Mount) -> Result<()> {
             "a mount on / must be a file system (an overlay), not a bind".into(),
         ));
     }
-    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
-    let data = o.data.join(",");
-    mount(
-        Some(&source),
-        s.rootfs,
-        Some(fstype),
-        o.flags,
-        (!data.is_empty()).then_some(data.as_str()),
-    )
-    .ctx(|| format!("mount {fstype} on the rootfs {}", s.rootfs.display()))
+    if fuse_overlay::mount_program(s.spec).is_none() {
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
+        let data = o.data.join(",");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        match mount(Some(&source), s.rootfs, Some(fstype), o.flags, data) {
+            Ok(()) => return Ok(()),
+            Err(e) if fuse_overlay::falls_back(s.userns, fstype, e) => {}
+            Err(e) => {
+                return Err(e)
+                    .ctx(|| format!("mount {fstype} on the rootfs {}", s.rootfs.display()))
+            }
+        }
+    }
+    (s.serve_fuse)(fuse_overlay::mount(s.rootfs, o.flags)?)
 }
 
 fn parse(m: &Mount) -> MountOptions {

@@ -1,7 +1,7 @@
 //! Running as an ordinary user ("rootless"): what such a user's container
 //! needs, checked before anything is made, and whether it gets a cgroup.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
@@ -14,6 +14,19 @@ use crate::spec;
 /// Whether the runtime runs as an ordinary user (effective uid not 0).
 pub fn active() -> bool {
     !nix::unistd::geteuid().is_root()
+}
+
+/// A helper program: the file the environment variable `env` names, else
+/// `name` found through `PATH`, then in `/usr/bin`.
+pub fn find_program(env: &str, name: &str) -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os(env).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(named)).filter(|p| p.is_file());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// Refuse, before anything is made, a spec an ordinary user cannot run: one

@@ -29,6 +29,11 @@ pub enum Msg {
     Ready,
     /// Init to runtime: the seccomp listener descriptor is attached.
     SeccompFd,
+    /// Init to runtime: the root is a FUSE mount whose `/dev/fuse`
+    /// descriptor is attached; start its mount program.
+    FuseDevice,
+    /// Runtime to init: the mount program serves the root.
+    FuseServed,
     /// Either side: a failure, with its message.
     Error(String),
 }

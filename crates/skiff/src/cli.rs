@@ -23,6 +23,16 @@ pub struct Cli {
     /// instead of the built-in runtime; also accepted after `run`/`create`.
     #[arg(long, global = true, env = "SKIFF_OCI_RUNTIME")]
     pub runtime: Option<String>,
+    /// A storage option, as Podman's: `overlay.mount_program=PATH` has
+    /// that program (/usr/bin/fuse-overlayfs) mount containers' root
+    /// overlays instead of the kernel.
+    #[arg(
+        long = "storage-opt",
+        global = true,
+        env = "SKIFF_STORAGE_OPT",
+        value_name = "KEY=VALUE"
+    )]
+    pub storage_opt: Vec<String>,
     /// Registries configuration (`{"insecure": ["host:port"]}`).
     #[arg(long, global = true, env = "SKIFF_REGISTRIES_CONF")]
     pub registries_conf: Option<PathBuf>,

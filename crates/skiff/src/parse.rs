@@ -3,7 +3,7 @@
 //! labels. Each error names the flag and the value.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use skiff_engine::containers::{MountSpec, Resources, RestartPolicy};
@@ -293,9 +293,47 @@ pub fn capability(name: &str) -> String {
     }
 }
 
+/// The mount program `--storage-opt overlay.mount_program=PATH` names (the
+/// last one given; an empty path names none). Other keys are refused.
+pub fn mount_program(options: &[String]) -> Result<Option<PathBuf>> {
+    let mut program = None;
+    for option in options {
+        match option.split_once('=') {
+            Some(("overlay.mount_program", path)) => {
+                program = Some(PathBuf::from(path)).filter(|p| !p.as_os_str().is_empty());
+            }
+            _ => bail!(
+                "--storage-opt {option}: unknown storage option; skiff takes \
+                 overlay.mount_program=PATH (e.g. /usr/bin/fuse-overlayfs)"
+            ),
+        }
+    }
+    Ok(program)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_options() {
+        let opts = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(mount_program(&[]).unwrap(), None);
+        assert_eq!(
+            mount_program(&opts(&["overlay.mount_program=/usr/bin/fuse-overlayfs"])).unwrap(),
+            Some(PathBuf::from("/usr/bin/fuse-overlayfs"))
+        );
+        assert_eq!(
+            mount_program(&opts(&[
+                "overlay.mount_program=/a",
+                "overlay.mount_program="
+            ]))
+            .unwrap(),
+            None
+        );
+        let err = mount_program(&opts(&["overlay.size=1g"])).unwrap_err();
+        assert!(err.to_string().contains("overlay.size=1g"), "{err}");
+    }
 
     #[test]
     fn sizes() {

@@ -92,6 +92,13 @@ impl Engine {
         if self.userns().is_some() {
             crate::rootless::check_container(&config)?;
         }
+        if self.options.mount_program.is_some() && !config.runtime.is_empty() {
+            return Err(Error::Invalid(format!(
+                "--runtime {}: overlay.mount_program is for skiff's own runtime, which \
+                 mounts the root inside the container's namespaces",
+                config.runtime
+            )));
+        }
         self.validate_net(&config)?;
         for m in config.mounts.iter().filter(|m| m.kind == "volume") {
             self.ensure_volume(&m.source)?;

@@ -11,7 +11,7 @@ use skiff_runtime::foreground;
 
 use super::driver::exec_failure_code;
 use super::record::Status;
-use super::user;
+use super::{rootfs, user};
 use crate::{Engine, Error, Result};
 
 /// What `exec` was asked for.
@@ -47,9 +47,20 @@ impl Engine {
             )));
         }
         let id = &view.config.id;
-        let identity = match &opts.user {
-            Some(u) => Some(user::resolve(&self.running_root(id, &view.state), u)?),
-            None => None,
+        // A root mounted only in the container's namespaces is read from
+        // its directories: a fuse-overlayfs root admits no process outside
+        // the container's user namespace.
+        let identity = match (&opts.user, &view.state.rootfs_mounted) {
+            (Some(u), Some(_)) => Some(user::resolve(&self.running_root(id, &view.state), u)?),
+            (Some(u), None) => {
+                let dirs = rootfs::layer_dirs(
+                    self.store(),
+                    &view.config.image_id,
+                    &self.containers.dir(id),
+                )?;
+                Some(user::resolve_in_layers(&dirs, u)?)
+            }
+            (None, _) => None,
         };
         let flags = ProcessFlags {
             args: opts.args.clone(),

@@ -7,12 +7,16 @@ use std::path::Path;
 
 use nix::sys::stat::{FileStat, SFlag};
 
-use super::tree::{file_type, walk_contents, Entry, Kind, Visitor};
+use super::tree::{file_type, stat_fd, walk_contents, Entry, Kind, Visitor};
 use crate::{Engine, Error, Result};
 
 /// Appends what a walk visits to a tar archive.
 struct TarWriter<W: Write> {
     tar: tar::Builder<W>,
+    /// The root's device: a directory on another is a mount point in a
+    /// running container (`/proc`, `/dev`, a volume), kept empty as
+    /// Docker's export keeps it.
+    root_dev: u64,
 }
 
 fn header(stat: &FileStat, kind: tar::EntryType, size: u64) -> tar::Header {
@@ -64,6 +68,10 @@ impl<W: Write> Visitor for TarWriter<W> {
     fn leave(&mut self, _: &Path, _: &FileStat) -> Result<()> {
         Ok(())
     }
+
+    fn enter(&self, stat: &FileStat) -> bool {
+        stat.st_dev == self.root_dev
+    }
 }
 
 impl Engine {
@@ -72,6 +80,7 @@ impl Engine {
         self.with_root(what, |root| {
             let mut writer = TarWriter {
                 tar: tar::Builder::new(&mut *out),
+                root_dev: stat_fd(root, Path::new("/"))?.st_dev,
             };
             walk_contents(root, Path::new(""), &mut writer)?;
             writer

@@ -32,6 +32,8 @@ pub const RESUME_ARG: &str = "--skiff-monitor-resume";
 struct Handover {
     root: PathBuf,
     runroot: PathBuf,
+    #[serde(default)]
+    mount_program: Option<PathBuf>,
     exe: PathBuf,
     id: String,
     stdio: Stdio,
@@ -77,6 +79,7 @@ fn try_exec(
     let handover = Handover {
         root: engine.options.root.clone(),
         runroot: engine.options.runroot.clone(),
+        mount_program: engine.options.mount_program.clone(),
         exe: exe.to_path_buf(),
         id: id.to_string(),
         stdio,
@@ -151,6 +154,7 @@ pub fn resume(arg: &OsStr) -> ! {
         root: handover.root,
         runroot: handover.runroot,
         monitor_exe: Some(handover.exe),
+        mount_program: handover.mount_program,
         ..EngineOptions::default()
     };
     let engine = match Engine::open(options) {

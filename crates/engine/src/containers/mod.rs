@@ -26,6 +26,7 @@ pub mod top;
 pub mod tree;
 pub mod update;
 pub mod user;
+mod userns_root;
 pub mod view;
 
 pub use create::RunOptions;

@@ -61,7 +61,12 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
                 true,
             )?),
             None if builtin => {
-                rootfs::namespace_options(engine.store(), &config.image_id, &dir, false).ok()
+                let options =
+                    rootfs::namespace_options(engine.store(), &config.image_id, &dir, false);
+                match engine.options.mount_program {
+                    Some(_) => Some(options?),
+                    None => options.ok(),
+                }
             }
             None => None,
         };
@@ -99,6 +104,7 @@ pub fn start(engine: &Engine, id: &str, stdio: Stdio) -> Result<Running> {
         init,
         userns: engine.userns(),
         root_overlay: overlay,
+        mount_program: engine.options.mount_program.as_deref(),
     };
     let spec = spec::build(&config, &inputs)?;
     let bundle = dir.join("bundle");

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use skiff_runtime::default_spec::default_spec;
+use skiff_runtime::fuse_overlay::MOUNT_PROGRAM_ANNOTATION;
 use skiff_runtime::security_defaults::{self, CAPABILITIES, MASKED_PATHS, READONLY_PATHS};
 
 use super::record::{ContainerConfig, MountSpec};
@@ -38,6 +39,8 @@ pub struct SpecInputs<'a> {
     /// The root overlay's mount options, when the runtime mounts it inside
     /// the container's namespaces rather than the engine on the host.
     pub root_overlay: Option<String>,
+    /// The program that mounts the root overlay instead of the kernel.
+    pub mount_program: Option<&'a Path>,
 }
 
 /// Builds the spec.
@@ -55,6 +58,9 @@ pub fn build(c: &ContainerConfig, inputs: &SpecInputs<'_>) -> Result<Value> {
         set_root_overlay(&mut spec, options);
     }
     spec["annotations"] = json!({"org.skiff.container.name": c.name});
+    if let (Some(_), Some(program)) = (&inputs.root_overlay, inputs.mount_program) {
+        spec["annotations"][MOUNT_PROGRAM_ANNOTATION] = json!(program);
+    }
     Ok(spec)
 }
 

@@ -42,6 +42,11 @@ pub trait Visitor {
     fn visit(&mut self, entry: Entry<'_>) -> Result<()>;
     /// Called for a directory after its contents.
     fn leave(&mut self, path: &Path, stat: &FileStat) -> Result<()>;
+    /// Whether to walk the contents of the directory `stat` (every one,
+    /// unless the visitor says otherwise).
+    fn enter(&self, _stat: &FileStat) -> bool {
+        true
+    }
 }
 
 /// An error from a system call on `path`.
@@ -80,7 +85,9 @@ pub fn walk(parent: &OwnedFd, name: &OsStr, path: &Path, v: &mut dyn Visitor) ->
                 stat,
                 kind: Kind::Dir,
             })?;
-            walk_contents(&dir, path, v)?;
+            if v.enter(&stat) {
+                walk_contents(&dir, path, v)?;
+            }
             return v.leave(path, &stat);
         }
         SFlag::S_IFREG => {
@@ -130,42 +137,44 @@ pub fn stat_fd(fd: &OwnedFd, path: &Path) -> Result<FileStat> {
     fstat(fd.as_raw_fd()).map_err(|e| sys_err("reading", path, e))
 }
 
-/// Whether the directory `fd` is an overlay mount: a container's root that
-/// was unmounted under us (it stopped) is an empty directory instead.
+/// Whether the directory `fd` is an overlay mount (the kernel's, or
+/// fuse-overlayfs's): a container's root that was unmounted under us (it
+/// stopped) is an empty directory instead.
 fn is_overlay(fd: &OwnedFd) -> bool {
-    nix::sys::statfs::fstatfs(fd)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
+    use nix::sys::statfs::{fstatfs, FUSE_SUPER_MAGIC, OVERLAYFS_SUPER_MAGIC};
+    fstatfs(fd)
+        .is_ok_and(|s| [OVERLAYFS_SUPER_MAGIC, FUSE_SUPER_MAGIC].contains(&s.filesystem_type()))
 }
 
 impl crate::Engine {
     /// Runs `f` on container `what`'s merged root filesystem, as a directory
     /// descriptor. A stopped container's root is mounted for the call, under
-    /// its lock (so it cannot start meanwhile), and unmounted after.
-    pub(crate) fn with_root<T>(
+    /// its lock (so it cannot start meanwhile), and unmounted after. An
+    /// ordinary user's container is reached from a child in a user
+    /// namespace ([`super::userns_root`]).
+    pub(crate) fn with_root(
         &self,
         what: &str,
-        f: impl FnOnce(&OwnedFd) -> Result<T>,
-    ) -> Result<T> {
+        f: impl FnOnce(&OwnedFd) -> Result<()>,
+    ) -> Result<()> {
         let id = self.containers.find(what)?;
         let dir = self.containers.dir(&id);
         let running = |s: &super::ContainerState| {
             matches!(s.status, super::Status::Running | super::Status::Paused)
         };
         let state = self.live_state(&id)?;
+        let userns = self.userns().is_some();
+        if running(&state) && userns {
+            return self.with_root_in_userns(&id, &state, f);
+        }
         if running(&state) {
             return f(&open_root(&self.running_root(&id, &state))?);
         }
-        if self.userns().is_some() {
-            // An ordinary user's container has its root mounted only in its
-            // own namespaces, while it runs.
-            return Err(Error::Conflict(format!(
-                "container {what} is {}: an ordinary user's container has its files \
-                 mounted only while it runs; start it first",
-                state.status
-            )));
-        }
         let _lock = self.containers.lock(&id)?;
         let state = self.containers.state(&id)?;
+        if userns {
+            return self.with_root_in_userns(&id, &state, f);
+        }
         if running(&state) {
             return f(&open_root(&self.running_root(&id, &state))?);
         }
@@ -193,7 +202,8 @@ impl crate::Engine {
     }
 }
 
-fn open_root(target: &Path) -> Result<OwnedFd> {
+/// Opens the merged root at `target`, which must still be mounted.
+pub(super) fn open_root(target: &Path) -> Result<OwnedFd> {
     let root = File::open(target)
         .map(OwnedFd::from)
         .map_err(|e| Error::Io(format!("opening {}", target.display()), e))?;

@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             ..ClientOptions::default()
         },
         monitor_exe: std::env::current_exe().ok(),
+        mount_program: crate::parse::mount_program(&cli.storage_opt)?,
     };
     let engine = Engine::open(options)?;
     match cli.command {
