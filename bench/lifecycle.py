@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Time `RUNTIME run` of /bin/true in a busybox bundle, and `RUNTIME exec` of
-/bin/true into a running container, for several runtimes interleaved in
+"""Time `RUNTIME run` of /bin/true in a busybox bundle, the same as separate
+create, start, wait (`state` polled until stopped) and delete commands, and
+`RUNTIME exec` of /bin/true into a running container, for several runtimes interleaved in
 shuffled order; print medians, peak RSS, and ratios to the first runtime and
 to the floor (`unshare` with the same namespaces running /bin/true).
 
@@ -68,6 +69,30 @@ def one_run(runtime, root, bundle, n):
     return timed([runtime, "--root", root, "run", "--bundle", bundle, f"bench-{os.getpid()}-{n}"])
 
 
+def one_steps(runtime, root, bundle, n):
+    """create, start, wait and delete as separate commands, as an engine
+    driving the runtime's CLI does; the wait polls `state`. No output is a
+    pipe: init inherits the runtime's descriptors."""
+    cid = f"bench-steps-{os.getpid()}-{n}"
+    base = [runtime, "--root", root]
+    start = time.perf_counter()
+    for step in (["create", "--bundle", bundle, cid], ["start", cid]):
+        quiet(base + step)
+    while json.loads(quiet(base + ["state", cid], capture=True))["status"] != "stopped":
+        pass
+    quiet(base + ["delete", cid])
+    return (time.perf_counter() - start) * 1000
+
+
+def quiet(argv, capture=False):
+    """Run one command that must succeed; its stdout when `capture`."""
+    r = subprocess.run(argv, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed with status {r.returncode}")
+    return r.stdout
+
+
 def one_exec(runtime, root, cid):
     return timed([runtime, "--root", root, "exec", cid, "/bin/true"])
 
@@ -92,16 +117,22 @@ def main():
             one_run(rt, root, bundle, "warm")
             setup[rt] = (root, bundle)
         runs = {rt: [] for rt in runtimes + ["floor"]}
+        steps = {rt: [] for rt in runtimes}
         rss = {rt: [] for rt in runtimes}
         for n in range(args.n):
-            order = runtimes + ["floor"]
+            order = runtimes + ["floor"] + [("steps", rt) for rt in runtimes]
             random.shuffle(order)
             for rt in order:
-                runs[rt].append(timed(FLOOR) if rt == "floor" else one_run(rt, *setup[rt], n))
+                if rt == "floor":
+                    runs[rt].append(timed(FLOOR))
+                elif isinstance(rt, tuple):
+                    steps[rt[1]].append(one_steps(rt[1], *setup[rt[1]], n))
+                else:
+                    runs[rt].append(one_run(rt, *setup[rt], n))
         for rt in runtimes:
             rss[rt] = [peak_rss(rt, *setup[rt]) for _ in range(5)]
         execs = exec_times(runtimes, setup, args.n)
-        report(runtimes, runs, rss, execs, args.n)
+        report(runtimes, runs, steps, rss, execs, args.n)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -134,18 +165,22 @@ def exec_times(runtimes, setup, n):
     return times
 
 
-def report(runtimes, runs, rss, execs, n):
+def report(runtimes, runs, steps, rss, execs, n):
     med = {rt: statistics.median(v) for rt, v in runs.items()}
+    smed = {rt: statistics.median(v) for rt, v in steps.items()}
     emed = {rt: statistics.median(v) for rt, v in execs.items()}
     print(f"INFO load average: {open('/proc/loadavg').read().split()[:3]}, {n} rounds")
     print(f"RESULT floor (unshare, same namespaces, /bin/true): median {med['floor']:.2f} ms")
     for rt in runtimes:
-        print(f"RESULT {rt}: run median {med[rt]:.2f} ms, exec median {emed[rt]:.2f} ms, "
+        print(f"RESULT {rt}: run median {med[rt]:.2f} ms, create+start+wait+delete median "
+              f"{smed[rt]:.2f} ms, exec median {emed[rt]:.2f} ms, "
               f"create peak RSS {statistics.median(rss[rt]) / 1024:.1f} MiB")
     first = runtimes[0]
     print(f"RATIO {first} run / floor: {med[first] / med['floor']:.2f}")
     for rt in runtimes[1:]:
-        print(f"RATIO {first} / {rt}: run {med[first] / med[rt]:.2f}, exec {emed[first] / emed[rt]:.2f}")
+        print(f"RATIO {first} / {rt}: run {med[first] / med[rt]:.2f}, "
+              f"create+start+wait+delete {smed[first] / smed[rt]:.2f}, "
+              f"exec {emed[first] / emed[rt]:.2f}")
 
 
 if __name__ == "__main__":

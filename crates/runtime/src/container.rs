@@ -305,13 +305,24 @@ fn listen_fds_env() -> Vec<String> {
     }
 }
 
+/// The name of the calling user from `/etc/passwd`, or its uid. Read
+/// directly, not through NSS: the release binary is linked statically, and
+/// a static glibc would load the host's NSS modules for it.
 fn owner_name() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
+    let uid = nix::unistd::getuid().to_string();
+    fs::read_to_string("/etc/passwd")
         .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+        .and_then(|text| passwd_name(&text, &uid).map(str::to_string))
+        .unwrap_or(uid)
+}
+
+/// The name on the line of `passwd` whose uid field is `uid`.
+fn passwd_name<'a>(passwd: &'a str, uid: &str) -> Option<&'a str> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then_some(name)
+    })
 }
 
 /// Write a pid file atomically.
@@ -488,4 +499,19 @@ pub fn set_paused(store: &Store, id: &str, paused: bool) -> Result<()> {
 pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
     let state = store.load(id)?;
     Ok(cgroup::of(&state)?.pids()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passwd_name;
+
+    #[test]
+    fn names_the_owner_from_passwd() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nbad line\nalice:x:1000:1000::/home/a:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, "0"), Some("root"));
+        assert_eq!(passwd_name(passwd, "1000"), Some("alice"));
+        assert_eq!(passwd_name(passwd, "1001"), None);
+        assert_eq!(passwd_name("", "0"), None);
+    }
 }
