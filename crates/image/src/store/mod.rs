@@ -22,6 +22,7 @@ mod images;
 mod layers;
 mod refs;
 mod staging;
+mod topdir;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -59,9 +60,10 @@ impl Store {
     /// processes left in staging.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let store = Store { root: root.into() };
-        for dir in ["blobs/sha256", "layers", "l", "images", "tmp"] {
+        for dir in ["blobs/sha256", "layers", "l", "images"] {
             fsutil::create_dir_all(&store.root.join(dir))?;
         }
+        topdir::create(&store.tmp())?;
         staging::sweep(&store.tmp())?;
         Ok(store)
     }
