@@ -139,7 +139,7 @@ fn lifecycle_on_real_cgroups() {
 
 #[test]
 fn a_process_enters_by_itself() {
-    let Some(mut guard) = Guard::new("-entry") else {
+    let Some(mut guard) = Guard::new("/entry") else {
         return;
     };
     guard.cgroup.create().expect("create");
