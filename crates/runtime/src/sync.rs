@@ -59,18 +59,12 @@ pub fn pair() -> Result<(Channel, Channel)> {
 impl Channel {
     /// Send one message.
     pub fn send(&self, msg: &Msg) -> Result<()> {
-        let data = serde_json::to_vec(msg).expect("messages serialise");
-        nix::unistd::write(&self.fd, &data).ctx(|| "write to the init channel".to_string())?;
-        Ok(())
+        fdpass::send_json(self.raw(), msg, None)
     }
 
     /// Send one message with a descriptor attached (SCM_RIGHTS).
     pub fn send_with_fd(&self, msg: &Msg, fd: &OwnedFd) -> Result<()> {
-        fdpass::send(
-            self.raw(),
-            &serde_json::to_vec(msg).expect("messages serialise"),
-            fd,
-        )
+        fdpass::send_json(self.raw(), msg, Some(fd))
     }
 
     /// Receive one message; the other side closing is an error.
@@ -80,16 +74,9 @@ impl Channel {
 
     /// Receive one message and the descriptor attached to it, if any.
     pub fn recv_with_fd(&self) -> Result<(Msg, Option<OwnedFd>)> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let (n, fd) = fdpass::recv(self.raw(), &mut buf)?;
-        if n == 0 {
-            return Err(Error::Init(
-                "the container's init process exited before it was ready".into(),
-            ));
-        }
-        let msg = serde_json::from_slice(&buf[..n])
-            .map_err(|e| Error::Init(format!("bad message on the init channel: {e}")))?;
-        Ok((msg, fd))
+        fdpass::recv_json(self.raw())?.ok_or_else(|| {
+            Error::Init("the container's init process exited before it was ready".into())
+        })
     }
 
     /// Receive a message and turn a reported failure into an error.

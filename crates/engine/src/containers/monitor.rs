@@ -41,24 +41,13 @@ pub enum Report {
 
 /// Sends a report, with a descriptor if given; a gone peer is not an error.
 pub fn send(sock: RawFd, report: &Report, fd: Option<&OwnedFd>) -> bool {
-    let payload = serde_json::to_vec(report).expect("a report serialises");
-    match fd {
-        Some(fd) => skiff_runtime::fdpass::send(sock, &payload, fd).is_ok(),
-        None => {
-            nix::sys::socket::send(sock, &payload, nix::sys::socket::MsgFlags::MSG_NOSIGNAL).is_ok()
-        }
-    }
+    skiff_runtime::fdpass::send_json(sock, report, fd).is_ok()
 }
 
 /// Receives a report and any descriptor with it; `None` when the monitor
 /// closed its end.
 pub fn recv(sock: RawFd) -> Option<(Report, Option<OwnedFd>)> {
-    let mut buf = [0u8; 8192];
-    let (n, fd) = skiff_runtime::fdpass::recv(sock, &mut buf).ok()?;
-    if n == 0 {
-        return None;
-    }
-    Some((serde_json::from_slice(&buf[..n]).ok()?, fd))
+    skiff_runtime::fdpass::recv_json(sock).ok().flatten()
 }
 
 /// The monitor's life: runs the container until it is done with it, then

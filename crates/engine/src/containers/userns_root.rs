@@ -218,15 +218,8 @@ fn open_namespace(pid: i32, kind: &str) -> Result<OwnedFd> {
 
 /// Sends `note`, and `fd` with it.
 fn send(chan: &OwnedFd, note: &Note, fd: Option<&OwnedFd>) -> Result<()> {
-    let payload = serde_json::to_vec(note).expect("a note serialises");
-    let sent = match fd {
-        Some(fd) => skiff_runtime::fdpass::send(chan.as_raw_fd(), &payload, fd)
-            .map_err(|e| std::io::Error::other(e.to_string())),
-        None => nix::unistd::write(chan, &payload)
-            .map(drop)
-            .map_err(std::io::Error::from),
-    };
-    sent.map_err(|e| Error::Io("talking to the root's helper".into(), e))
+    skiff_runtime::fdpass::send_json(chan.as_raw_fd(), note, fd)
+        .map_err(|e| Error::Runtime(format!("talking to the root's helper: {e}")))
 }
 
 /// Sends `note` and waits for the parent's answer.
@@ -241,17 +234,9 @@ fn ask(chan: &OwnedFd, note: &Note, fd: Option<&OwnedFd>) -> Result<()> {
 
 /// Receives a note and any descriptor with it.
 fn recv(chan: &OwnedFd) -> Result<(Note, Option<OwnedFd>)> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let (n, fd) = skiff_runtime::fdpass::recv(chan.as_raw_fd(), &mut buf)
-        .map_err(|e| Error::Runtime(format!("reading from the root's helper: {e}")))?;
-    if n == 0 {
-        return Err(Error::Runtime(
-            "the root's helper ended without a result".into(),
-        ));
-    }
-    let note = serde_json::from_slice(&buf[..n])
-        .map_err(|e| Error::Runtime(format!("a bad note from the root's helper: {e}")))?;
-    Ok((note, fd))
+    skiff_runtime::fdpass::recv_json(chan.as_raw_fd())
+        .map_err(|e| Error::Runtime(format!("reading from the root's helper: {e}")))?
+        .ok_or_else(|| Error::Runtime("the root's helper ended without a result".into()))
 }
 
 fn encode(e: &Error) -> (Kind, String) {
